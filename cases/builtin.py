@@ -1,0 +1,30 @@
+"""Registry of built-in cases and the resolver used by every command (name or folder)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from cases.case import Case, CaseError
+from cases.folder import read_case
+from cases.ieee33 import build_ieee33
+
+BUILTIN: dict[str, tuple[str, Callable[[], Case]]] = {
+    "ieee33": (
+        "IEEE 33-bus feeder (pandapower case33bw, tie lines open), 24 hourly steps, shared "
+        "daily load profile, Nordic-like prices, 0.9-1.1 pu, +-10 % load uncertainty",
+        build_ieee33,
+    ),
+}
+
+
+def load_case(spec: str | Path) -> Case:
+    """A built-in case by name, or a case folder by path."""
+    spec_s = str(spec)
+    if spec_s in BUILTIN:
+        return BUILTIN[spec_s][1]()
+    path = Path(spec_s)
+    if path.is_dir():
+        return read_case(path)
+    names = ", ".join(sorted(BUILTIN))
+    raise CaseError(f"{spec_s}: neither a built-in case ({names}) nor a case folder")

@@ -1,0 +1,160 @@
+"""The ``evtp`` command line.
+
+Every CASE argument is a built-in case name (``evtp cases``) or a case folder. Bad input ends
+with one line on stderr naming the file, column and element at fault and exit code 2; no run
+folder is written.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cases.builtin import BUILTIN, load_case
+from cases.case import CaseError
+from cases.folder import write_case
+from coupling.runfolder import Run, write_run
+from power.ac_check import ACCheckError
+from power.feeder import FeederDataError
+from power.lindistflow import GridOptions
+from power.solve import SolveError
+from robust.uncertainty import UncertaintyDataError
+
+INPUT_ERRORS: tuple[type[Exception], ...] = (
+    CaseError,
+    FeederDataError,
+    UncertaintyDataError,
+    FileExistsError,
+)
+RUN_ERRORS: tuple[type[Exception], ...] = (SolveError, ACCheckError)
+
+
+def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn known input and solver errors into one line on stderr and exit code 2 / 3."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except INPUT_ERRORS as exc:
+            click.echo(f"evtp: error: {exc}", err=True)
+            sys.exit(2)
+        except RUN_ERRORS as exc:
+            click.echo(f"evtp: failed: {exc}", err=True)
+            sys.exit(3)
+
+    return wrapper
+
+
+def _out_folder(out: str | None, case: str, command: str) -> Path:
+    """Target run folder: ``--out`` or ``runs/<case>-<command>``; an existing folder may be
+    replaced only when it is a run folder (holds summary.json)."""
+    path = Path(out) if out else Path("runs") / f"{Path(case).name}-{command}"
+    if path.exists() and not (path / "summary.json").is_file():
+        raise FileExistsError(f"{path}: exists and is not a run folder (choose another --out)")
+    return path
+
+
+def _finish(run: Run, out: Path) -> None:
+    write_run(run, out, overwrite=True)
+    s = run.summary
+    keys = [
+        k
+        for k in (
+            "objective",
+            "max_line_loading",
+            "max_line_loading_ac",
+            "min_voltage_pu",
+            "min_voltage_ac_pu",
+            "max_voltage_error_pu",
+            "build_s",
+            "solve_s",
+        )
+        if s.get(k) is not None
+    ]
+    for k in keys:
+        v = s[k]
+        click.echo(f"  {k:<22} {v:.6g}" if isinstance(v, float) else f"  {k:<22} {v}")
+    click.echo(f"wrote {out}")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="evtp")
+def main() -> None:
+    """evtp: EV traffic coupled with distribution grids (DLMP, robust dynamic tariffs)."""
+
+
+@main.command("cases")
+def cases_cmd() -> None:
+    """List the built-in cases."""
+    for name, (desc, _) in sorted(BUILTIN.items()):
+        click.echo(f"{name:<16} {desc}")
+
+
+@main.command()
+@click.argument("case")
+@click.option("--out", required=True, type=click.Path(), help="Case folder to write.")
+@_guard
+def build(case: str, out: str) -> None:
+    """Write CASE (built-in name or folder) as a case folder OUT."""
+    c = load_case(case)
+    write_case(c, out)
+    click.echo(f"wrote case {c.name!r} to {out}")
+
+
+@main.command()
+@click.argument("case")
+@_guard
+def check(case: str) -> None:
+    """Validate CASE; exit 0 and print its size when it is consistent."""
+    c = load_case(case)
+    f = c.feeder
+    click.echo(
+        f"{c.name}: ok — {len(f.bus_ids)} buses, {len(f.line_ids)} lines, "
+        f"{f.steps} steps of {f.dt_h} h"
+    )
+
+
+@main.command()
+@click.argument("case")
+@click.option("--out", type=click.Path(), help="Run folder (default runs/CASE-powerflow).")
+@_guard
+def powerflow(case: str, out: str | None) -> None:
+    """Linear (LinDistFlow) power flow of the fixed loads, with pandapower's AC check."""
+    from coupling.grid_jobs import run_powerflow
+
+    target = _out_folder(out, case, "powerflow")
+    c = load_case(case)
+    click.echo(f"power flow of {c.name}: {c.feeder.steps} steps")
+    _finish(run_powerflow(c, command=" ".join(["evtp", *sys.argv[1:]])), target)
+
+
+@main.command()
+@click.argument("case")
+@click.option("--out", type=click.Path(), help="Run folder (default runs/CASE-opf).")
+@click.option(
+    "--thermal",
+    type=click.Choice(["p", "polygon"]),
+    default="p",
+    show_default=True,
+    help="Line limit |P| <= p_max_kw, or a polygon of P^2+Q^2 <= S^2.",
+)
+@_guard
+def opf(case: str, out: str | None, thermal: str) -> None:
+    """Multi-period OPF (LinDistFlow, generators, import) with DLMPs and AC check."""
+    from coupling.grid_jobs import run_opf
+
+    target = _out_folder(out, case, "opf")
+    c = load_case(case)
+    click.echo(f"OPF of {c.name}: {c.feeder.steps} steps")
+    run = run_opf(c, GridOptions(thermal=thermal), command=" ".join(["evtp", *sys.argv[1:]]))
+    _finish(run, target)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,130 @@
+"""Grid-only jobs: linear power flow with AC check (``evtp powerflow``) and the multi-period
+OPF with DLMPs (``evtp opf``)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyomo.environ as pyo
+
+from cases.case import Case
+from coupling.runfolder import Run
+from power.ac_check import ACResult, ac_check
+from power.dlmp import dlmp_table
+from power.feeder import Feeder
+from power.lindistflow import GridOptions, add_lindistflow
+from power.results import GridState, grid_state, line_loading, long_table
+from power.sensitivity import sensitivities
+from power.solve import solve
+
+
+def linear_powerflow(feeder: Feeder) -> GridState:
+    """LinDistFlow power flow with the fixed loads and renewables, by the sensitivity maps.
+
+    Generators are not dispatched (0 kW); the slack bus supplies the balance.
+    """
+    sens = sensitivities(feeder)
+    p_net = feeder.load_p_kw - feeder.renewable_p_kw()
+    q_net = feeder.load_q_kvar
+    p_flow = sens.line_flows_kw(p_net)
+    q_flow = sens.line_flows_kw(q_net)
+    w = sens.squared_voltages(p_net, q_net, feeder.v_slack_pu)
+    return GridState(p_kw=p_flow, q_kvar=q_flow, v_pu=np.sqrt(w), p_net_kw=p_net, q_net_kvar=q_net)
+
+
+def grid_tables(feeder: Feeder, state: GridState, ac: ACResult | None) -> dict[str, pd.DataFrame]:
+    """``buses`` (bus, t, v_pu, v_pu_ac, p_net_kw) and ``lines`` (line, t, p_kw, q_kvar,
+    loading, loading_ac) tables; the AC columns only when ``ac`` is given."""
+    load = line_loading(state.p_kw, state.q_kvar, feeder.line_p_max_kw, feeder.line_s_max_kva)
+    bcols: dict[str, np.ndarray] = {"v_pu": state.v_pu}
+    lcols: dict[str, np.ndarray] = {"p_kw": state.p_kw, "q_kvar": state.q_kvar, "loading": load}
+    if ac is not None:
+        bcols["v_pu_ac"] = ac.v_pu
+        lcols["loading_ac"] = ac.loading
+    bcols["p_net_kw"] = state.p_net_kw
+    return {
+        "buses": long_table(feeder.bus_ids, "bus", **bcols),
+        "lines": long_table(feeder.line_ids, "line", **lcols),
+    }
+
+
+def grid_summary(feeder: Feeder, state: GridState, ac: ACResult | None) -> dict[str, Any]:
+    """Max loading, min/max voltage (linear and AC) and the linear-vs-AC voltage error."""
+    load = line_loading(state.p_kw, state.q_kvar, feeder.line_p_max_kw, feeder.line_s_max_kva)
+    out: dict[str, Any] = {
+        "max_line_loading": float(load.max()) if load.size else 0.0,
+        "min_voltage_pu": float(state.v_pu.min()),
+        "max_voltage_pu": float(state.v_pu.max()),
+    }
+    if ac is not None:
+        out |= {
+            "max_line_loading_ac": float(ac.loading.max()) if ac.loading.size else 0.0,
+            "min_voltage_ac_pu": float(ac.v_pu.min()),
+            "max_voltage_ac_pu": float(ac.v_pu.max()),
+            "max_voltage_error_pu": float(np.abs(ac.v_pu - state.v_pu).max()),
+        }
+    return out
+
+
+def run_powerflow(case: Case, *, command: str = "powerflow") -> Run:
+    """Linear power flow of the case's fixed loads, checked against pandapower's AC flow."""
+    f = case.feeder
+    t0 = time.perf_counter()
+    state = linear_powerflow(f)
+    t1 = time.perf_counter()
+    ac = ac_check(f, state.p_net_kw, state.q_net_kvar)
+    t2 = time.perf_counter()
+    summary = {
+        "case": case.name,
+        "command": command,
+        "parameters": {},
+        "objective": None,
+        "status": "solved",
+        "build_s": 0.0,
+        "solve_s": t1 - t0,
+        "ac_check_s": t2 - t1,
+        "steps": f.steps,
+        "buses": len(f.bus_ids),
+        "lines": len(f.line_ids),
+    } | grid_summary(f, state, ac)
+    return Run(summary=summary, tables=grid_tables(f, state, ac))
+
+
+def build_opf(case: Case, opts: GridOptions = GridOptions()) -> pyo.ConcreteModel:
+    """Multi-period OPF: LinDistFlow block ``m.grid`` and objective = grid cost."""
+    m = pyo.ConcreteModel(name=f"opf-{case.name}")
+    m.grid = pyo.Block()
+    add_lindistflow(m.grid, case.feeder, opts)
+    m.obj = pyo.Objective(expr=m.grid.cost, sense=pyo.minimize)
+    return m
+
+
+def run_opf(case: Case, opts: GridOptions = GridOptions(), *, command: str = "opf") -> Run:
+    """Multi-period OPF with the case's generators and import; DLMP table and AC check."""
+    f = case.feeder
+    t0 = time.perf_counter()
+    m = build_opf(case, opts)
+    t1 = time.perf_counter()
+    res = solve(m)
+    state = grid_state(m.grid, f)
+    tariffs = dlmp_table(m.grid, f, sensitivities(f), res.duals, res.reduced_costs)
+    t2 = time.perf_counter()
+    ac = ac_check(f, state.p_net_kw, state.q_net_kvar)
+    summary = {
+        "case": case.name,
+        "command": command,
+        "parameters": {"thermal": opts.thermal, "polygon_sides": opts.polygon_sides},
+        "objective": res.objective,
+        "status": res.status,
+        "build_s": t1 - t0,
+        "solve_s": res.solve_s,
+        "ac_check_s": time.perf_counter() - t2,
+        "steps": f.steps,
+        "buses": len(f.bus_ids),
+        "lines": len(f.line_ids),
+    } | grid_summary(f, state, ac)
+    tables = grid_tables(f, state, ac) | {"tariffs": tariffs}
+    return Run(summary=summary, tables=tables)

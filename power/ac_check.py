@@ -1,0 +1,88 @@
+"""AC check of a linear schedule with pandapower's Newton-Raphson power flow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandapower as pp
+
+from power.feeder import Feeder
+from power.pandapower_io import to_pandapower
+from power.results import line_loading
+
+
+class ACCheckError(RuntimeError):
+    """The AC power flow did not converge at some step."""
+
+
+@dataclass(frozen=True)
+class ACResult:
+    """AC power-flow results per step.
+
+    v_pu : (buses x steps) voltage magnitudes. p_kw, q_kvar : (lines x steps) flows at the
+    upstream (sending) end in the stored direction. loading : (lines x steps) loading by the
+    definition of :func:`power.results.line_loading`, evaluated at the more loaded end.
+    """
+
+    v_pu: np.ndarray
+    p_kw: np.ndarray
+    q_kvar: np.ndarray
+    loading: np.ndarray
+
+
+def ac_check(feeder: Feeder, p_net_kw: np.ndarray, q_net_kvar: np.ndarray) -> ACResult:
+    """Run an AC power flow per step with the given net bus loads (kW, kvar; buses x steps).
+
+    The slack bus keeps ``v_slack_pu``; the net load at the slack bus is placed on it too.
+    """
+    net, branches = to_pandapower(feeder)
+    nb, nl, steps = len(feeder.bus_ids), len(feeder.line_ids), feeder.steps
+    v = np.empty((nb, steps))
+    pa, qa, pb, qb = (np.empty((nl, steps)) for _ in range(4))
+    is_line = np.array([k == "line" for k, _ in branches], dtype=bool)
+    li = np.array([j for k, j in branches if k == "line"], dtype=int)
+    ti = np.array([j for k, j in branches if k == "trafo"], dtype=int)
+    # the stored direction of a transformer row may be lv->hv
+    tr_from_hv = np.array(
+        [
+            net.trafo.at[j, "hv_bus"] == feeder.bus_pos[a]
+            for (k, j), a in zip(branches, feeder.lines["from_bus"])
+            if k == "trafo"
+        ],
+        dtype=bool,
+    )
+    for t in range(steps):
+        net.load["p_mw"] = p_net_kw[:, t] / 1000.0
+        net.load["q_mvar"] = q_net_kvar[:, t] / 1000.0
+        try:
+            pp.runpp(
+                net, numba=False, init="results" if t else "auto", calculate_voltage_angles=False
+            )
+        except pp.powerflow.LoadflowNotConverged as exc:
+            raise ACCheckError(f"AC power flow did not converge at step t={t}") from exc
+        v[:, t] = net.res_bus["vm_pu"].to_numpy()
+        p_a, q_a, p_b, q_b = (np.empty(nl) for _ in range(4))
+        if len(li):
+            r = net.res_line.loc[li]
+            p_a[is_line], q_a[is_line] = r.p_from_mw, r.q_from_mvar
+            p_b[is_line], q_b[is_line] = r.p_to_mw, r.q_to_mvar
+        if len(ti):
+            r = net.res_trafo.loc[ti]
+            hv = (r.p_hv_mw.to_numpy(), r.q_hv_mvar.to_numpy())
+            lv = (r.p_lv_mw.to_numpy(), r.q_lv_mvar.to_numpy())
+            p_a[~is_line] = np.where(tr_from_hv, hv[0], lv[0])
+            q_a[~is_line] = np.where(tr_from_hv, hv[1], lv[1])
+            p_b[~is_line] = np.where(tr_from_hv, lv[0], hv[0])
+            q_b[~is_line] = np.where(tr_from_hv, lv[1], hv[1])
+        pa[:, t], qa[:, t], pb[:, t], qb[:, t] = (x * 1000.0 for x in (p_a, q_a, p_b, q_b))
+    # sending end: the from-end when power flows from -> to, else the to-end (sign flipped)
+    send = pa >= -pb
+    limits = (feeder.line_p_max_kw, feeder.line_s_max_kva)
+    loading = np.maximum(line_loading(pa, qa, *limits), line_loading(pb, qb, *limits))
+    return ACResult(
+        v_pu=v,
+        p_kw=np.where(send, pa, -pb),
+        q_kvar=np.where(send, qa, -qb),
+        loading=loading,
+    )

@@ -1,0 +1,360 @@
+"""Radial distribution feeder data: the :class:`Feeder` container and its validation.
+
+Every table is a pandas DataFrame with one row per element and units in the column names
+(kW, kvar, ohm, kV, per-unit voltage, currency per kWh). Time series are long tables with
+an integer step index ``t`` in ``0 .. steps-1``. Ids (bus, line, gen) are strings.
+
+The feeder is validated on construction; any inconsistency raises
+:class:`FeederDataError` whose one-line message names the case-folder file, the column and
+the element at fault, e.g. ``grid/lines.csv: column to_bus: line '7' refers to unknown bus
+'99'``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+RENEWABLE_KINDS = ("pv", "wind")
+
+# table name -> (file in a case folder, id columns, required numeric columns)
+TABLES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    "buses": ("grid/buses.csv", ("bus",), ("v_min_pu", "v_max_pu", "base_kv")),
+    "lines": (
+        "grid/lines.csv",
+        ("line", "from_bus", "to_bus"),
+        ("r_ohm", "x_ohm", "p_max_kw"),
+    ),
+    "loads": ("grid/loads.csv", ("bus",), ("t", "p_kw", "q_kvar")),
+    "renewables": ("grid/renewables.csv", ("bus", "kind"), ("t", "p_kw")),
+    "prices": ("grid/prices.csv", (), ("t", "price_per_kwh")),
+    "generators": (
+        "grid/generators.csv",
+        ("gen", "bus"),
+        ("p_min_kw", "p_max_kw", "cost_per_kwh"),
+    ),
+    "line_limits": ("grid/line_limits.csv", ("line",), ("t", "p_max_kw")),
+}
+OPTIONAL_TABLES = ("renewables", "generators", "line_limits")
+
+
+class FeederDataError(ValueError):
+    """Invalid feeder data; the message is one line naming file, column and element."""
+
+
+def empty_table(name: str) -> pd.DataFrame:
+    """Empty DataFrame with the required columns of table ``name``."""
+    _, ids, nums = TABLES[name]
+    cols = list(ids) + list(nums)
+    return pd.DataFrame({c: pd.Series(dtype=str if c in ids else float) for c in cols})
+
+
+def _fail(table: str, column: str | None, msg: str) -> FeederDataError:
+    where = TABLES[table][0] + (f": column {column}" if column else "")
+    return FeederDataError(f"{where}: {msg}")
+
+
+@dataclass(frozen=True)
+class Feeder:
+    """A radial distribution feeder with time series over ``steps`` steps of ``dt_h`` hours.
+
+    Parameters
+    ----------
+    buses : bus, v_min_pu, v_max_pu, base_kv (kV line-to-line) [, x, y]
+    lines : line, from_bus, to_bus, r_ohm, x_ohm, p_max_kw [, s_max_kva]; a transformer is a
+        line whose impedance is referred to its low-voltage side.
+    loads : bus, t, p_kw, q_kvar (consumption positive).
+    prices : t, price_per_kwh — price of energy imported at the slack bus.
+    renewables : bus, t, kind (pv | wind), p_kw (generation positive).
+    generators : gen, bus, p_min_kw, p_max_kw, cost_per_kwh (dispatchable, P only).
+    line_limits : line, t, p_max_kw — time-varying limits replacing ``lines.p_max_kw``.
+    slack_bus : substation bus with fixed voltage ``v_slack_pu``.
+    steps, dt_h : the time grid (number of steps, hours per step).
+    """
+
+    buses: pd.DataFrame
+    lines: pd.DataFrame
+    loads: pd.DataFrame
+    prices: pd.DataFrame
+    slack_bus: str
+    steps: int
+    dt_h: float = 1.0
+    v_slack_pu: float = 1.0
+    renewables: pd.DataFrame = field(default_factory=lambda: empty_table("renewables"))
+    generators: pd.DataFrame = field(default_factory=lambda: empty_table("generators"))
+    line_limits: pd.DataFrame = field(default_factory=lambda: empty_table("line_limits"))
+
+    def __post_init__(self) -> None:
+        validate_feeder(self)
+
+    # ------------------------------------------------------------------ topology
+    @cached_property
+    def bus_ids(self) -> list[str]:
+        """Bus ids in table order."""
+        return self.buses["bus"].tolist()
+
+    @cached_property
+    def line_ids(self) -> list[str]:
+        """Line ids in table order."""
+        return self.lines["line"].tolist()
+
+    @cached_property
+    def bus_pos(self) -> dict[str, int]:
+        """Bus id -> row position."""
+        return {b: i for i, b in enumerate(self.bus_ids)}
+
+    @cached_property
+    def tree(self) -> FeederTree:
+        """Orientation of the radial feeder away from the slack bus."""
+        return FeederTree.from_feeder(self)
+
+    # ------------------------------------------------------------------ arrays (b x t)
+    def _bus_time(self, df: pd.DataFrame, col: str) -> np.ndarray:
+        out = np.zeros((len(self.bus_ids), self.steps))
+        if len(df):
+            rows = df["bus"].map(self.bus_pos).to_numpy()
+            np.add.at(out, (rows, df["t"].to_numpy(dtype=int)), df[col].to_numpy(dtype=float))
+        return out
+
+    @cached_property
+    def load_p_kw(self) -> np.ndarray:
+        """Active load per bus and step (kW), shape (buses, steps)."""
+        return self._bus_time(self.loads, "p_kw")
+
+    @cached_property
+    def load_q_kvar(self) -> np.ndarray:
+        """Reactive load per bus and step (kvar), shape (buses, steps)."""
+        return self._bus_time(self.loads, "q_kvar")
+
+    def renewable_p_kw(self, kind: str | None = None) -> np.ndarray:
+        """Renewable generation per bus and step (kW), optionally of one kind."""
+        df = self.renewables if kind is None else self.renewables[self.renewables.kind == kind]
+        return self._bus_time(df, "p_kw")
+
+    @cached_property
+    def price_per_kwh(self) -> np.ndarray:
+        """Import energy price per step (currency/kWh)."""
+        return self.prices.sort_values("t")["price_per_kwh"].to_numpy(dtype=float)
+
+    @cached_property
+    def line_p_max_kw(self) -> np.ndarray:
+        """Active-power limit per line and step (kW), shape (lines, steps)."""
+        out = np.repeat(self.lines["p_max_kw"].to_numpy(dtype=float)[:, None], self.steps, 1)
+        if len(self.line_limits):
+            pos = {line: i for i, line in enumerate(self.line_ids)}
+            rows = self.line_limits["line"].map(pos).to_numpy()
+            cols = self.line_limits["t"].to_numpy(dtype=int)
+            out[rows, cols] = self.line_limits["p_max_kw"].to_numpy(dtype=float)
+        return out
+
+    @cached_property
+    def line_s_max_kva(self) -> np.ndarray | None:
+        """Apparent-power rating per line (kVA) or None when the column is absent."""
+        if "s_max_kva" not in self.lines or self.lines["s_max_kva"].isna().all():
+            return None
+        s = self.lines["s_max_kva"].to_numpy(dtype=float)
+        return np.where(np.isnan(s), self.lines["p_max_kw"].to_numpy(dtype=float), s)
+
+
+@dataclass(frozen=True)
+class FeederTree:
+    """The feeder as a tree rooted at the slack bus.
+
+    Attributes
+    ----------
+    parent_line : for each bus position, the position of the line feeding it (-1 at slack).
+    child_bus, parent_bus : for each line position, the downstream / upstream bus position.
+    sign : +1 where the stored from_bus is the upstream end, -1 otherwise; a stored flow
+        ``p_kw`` (from_bus -> to_bus) equals ``sign *`` the downstream flow.
+    order : bus positions in breadth-first order from the slack.
+    z_base_ohm : per line, the impedance base (ohm) of its lower-voltage end, so that
+        r_pu = r_ohm / z_base_ohm on a 1 kVA base is ``r_ohm / (1000 * base_kv**2)``.
+    """
+
+    slack: int
+    parent_line: np.ndarray
+    child_bus: np.ndarray
+    parent_bus: np.ndarray
+    sign: np.ndarray
+    order: np.ndarray
+    r_pu_kw: np.ndarray
+    x_pu_kw: np.ndarray
+
+    @classmethod
+    def from_feeder(cls, f: Feeder) -> FeederTree:
+        pos = f.bus_pos
+        nb, nl = len(pos), len(f.lines)
+        frm = f.lines["from_bus"].map(pos).to_numpy()
+        to = f.lines["to_bus"].map(pos).to_numpy()
+        g = nx.Graph()
+        g.add_nodes_from(range(nb))
+        g.add_edges_from((int(a), int(b), {"line": i}) for i, (a, b) in enumerate(zip(frm, to)))
+        slack = pos[f.slack_bus]
+        parent_line = np.full(nb, -1)
+        child = np.empty(nl, dtype=int)
+        parent = np.empty(nl, dtype=int)
+        order = [slack]
+        for u, v in nx.bfs_edges(g, slack):
+            li = g.edges[u, v]["line"]
+            parent_line[v], child[li], parent[li] = li, v, u
+            order.append(v)
+        sign = np.where(frm == parent, 1.0, -1.0)
+        base_kv = f.buses["base_kv"].to_numpy(dtype=float)
+        kv = np.minimum(base_kv[frm], base_kv[to])
+        # w in pu^2; P in kW: dw = 2 (r P + x Q) / (1000 kV^2)
+        scale = 1.0 / (1000.0 * kv**2)
+        return cls(
+            slack=slack,
+            parent_line=parent_line,
+            child_bus=child,
+            parent_bus=parent,
+            sign=sign,
+            order=np.asarray(order),
+            r_pu_kw=f.lines["r_ohm"].to_numpy(dtype=float) * scale,
+            x_pu_kw=f.lines["x_ohm"].to_numpy(dtype=float) * scale,
+        )
+
+
+# ---------------------------------------------------------------------- validation
+def _check_columns(name: str, df: pd.DataFrame) -> None:
+    _, ids, nums = TABLES[name]
+    for col in ids + nums:
+        if col not in df.columns:
+            raise _fail(name, col, "missing column")
+    for col in nums:
+        vals = pd.to_numeric(df[col], errors="coerce")
+        bad = vals.isna()
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise _fail(
+                name, col, f"{_label(name, df, i)} has non-numeric value {df[col].iloc[i]!r}"
+            )
+    for col in ids:
+        empty = df[col].astype(str).str.strip().isin(["", "nan", "None"])
+        if empty.any():
+            i = int(np.flatnonzero(empty.to_numpy())[0])
+            raise _fail(name, col, f"row {i + 2} has an empty id")
+
+
+def _label(name: str, df: pd.DataFrame, i: int) -> str:
+    _, ids, _ = TABLES[name]
+    if ids and ids[0] in df.columns:
+        return f"{ids[0]} {df[ids[0]].iloc[i]!r}"
+    return f"row {i + 2}"
+
+
+def _first(name: str, df: pd.DataFrame, mask: pd.Series | np.ndarray) -> int | None:
+    idx = np.flatnonzero(np.asarray(mask))
+    return int(idx[0]) if len(idx) else None
+
+
+def _check_unique(name: str, df: pd.DataFrame, cols: list[str]) -> None:
+    dup = df.duplicated(cols)
+    i = _first(name, df, dup)
+    if i is not None:
+        key = ", ".join(f"{c}={df[c].iloc[i]!r}" for c in cols)
+        raise _fail(name, cols[0], f"duplicate entry {key}")
+
+
+def _check_ref(name: str, df: pd.DataFrame, col: str, known: set[str], what: str) -> None:
+    i = _first(name, df, ~df[col].isin(known))
+    if i is not None:
+        raise _fail(
+            name, col, f"{_label(name, df, i)} refers to unknown {what} {df[col].iloc[i]!r}"
+        )
+
+
+def _check_range(name: str, df: pd.DataFrame, col: str, ok: np.ndarray, rule: str) -> None:
+    i = _first(name, df, ~ok)
+    if i is not None:
+        raise _fail(name, col, f"{_label(name, df, i)} value {df[col].iloc[i]!r} {rule}")
+
+
+def _check_t(name: str, df: pd.DataFrame, steps: int) -> None:
+    t = pd.to_numeric(df["t"])
+    ok = (t == np.round(t)) & (t >= 0) & (t < steps)
+    _check_range(name, df, "t", ok.to_numpy(), f"is not a step index in 0..{steps - 1}")
+
+
+def validate_feeder(f: Feeder) -> None:
+    """Check ids, references, ranges, time indices and radiality; raise FeederDataError."""
+    if not isinstance(f.steps, int | np.integer) or f.steps < 1:
+        raise FeederDataError(
+            f"case.toml: [time] steps must be a positive integer, got {f.steps!r}"
+        )
+    if not f.dt_h > 0:
+        raise FeederDataError(f"case.toml: [time] dt_h must be positive, got {f.dt_h!r}")
+    for name in TABLES:
+        _check_columns(name, getattr(f, name))
+    b, ln = f.buses, f.lines
+    _check_unique("buses", b, ["bus"])
+    _check_unique("lines", ln, ["line"])
+    buses = set(b["bus"])
+    if f.slack_bus not in buses:
+        raise FeederDataError(
+            f"case.toml: [grid] slack_bus {f.slack_bus!r} is not in grid/buses.csv"
+        )
+    vmin, vmax = b["v_min_pu"].to_numpy(float), b["v_max_pu"].to_numpy(float)
+    _check_range("buses", b, "v_min_pu", vmin > 0, "must be positive")
+    _check_range("buses", b, "v_max_pu", vmax >= vmin, "is below v_min_pu")
+    _check_range("buses", b, "base_kv", b["base_kv"].to_numpy(float) > 0, "must be positive")
+    for col in ("from_bus", "to_bus"):
+        _check_ref("lines", ln, col, buses, "bus")
+    _check_range("lines", ln, "to_bus", (ln.from_bus != ln.to_bus).to_numpy(), "equals from_bus")
+    for col in ("r_ohm", "x_ohm"):
+        _check_range("lines", ln, col, ln[col].to_numpy(float) >= 0, "must be non-negative")
+    _check_range("lines", ln, "p_max_kw", ln["p_max_kw"].to_numpy(float) > 0, "must be positive")
+    if "s_max_kva" in ln:
+        s = ln["s_max_kva"].to_numpy(float)
+        _check_range("lines", ln, "s_max_kva", np.isnan(s) | (s > 0), "must be positive")
+    _check_radial(f)
+
+    ld = f.loads
+    _check_ref("loads", ld, "bus", buses, "bus")
+    _check_t("loads", ld, f.steps)
+    _check_unique("loads", ld, ["bus", "t"])
+    rn = f.renewables
+    _check_ref("renewables", rn, "bus", buses, "bus")
+    _check_range(
+        "renewables", rn, "kind", rn["kind"].isin(RENEWABLE_KINDS).to_numpy(), "is not pv or wind"
+    )
+    _check_t("renewables", rn, f.steps)
+    _check_range("renewables", rn, "p_kw", rn["p_kw"].to_numpy(float) >= 0, "must be non-negative")
+    _check_unique("renewables", rn, ["bus", "kind", "t"])
+    pr = f.prices
+    _check_t("prices", pr, f.steps)
+    _check_unique("prices", pr, ["t"])
+    missing = sorted(set(range(f.steps)) - set(pr["t"].astype(int)))
+    if missing:
+        raise _fail("prices", "t", f"no price for step t={missing[0]}")
+    g = f.generators
+    _check_unique("generators", g, ["gen"])
+    _check_ref("generators", g, "bus", buses, "bus")
+    gmin, gmax = g["p_min_kw"].to_numpy(float), g["p_max_kw"].to_numpy(float)
+    _check_range("generators", g, "p_min_kw", gmin >= 0, "must be non-negative")
+    _check_range("generators", g, "p_max_kw", gmax >= gmin, "is below p_min_kw")
+    ll = f.line_limits
+    _check_ref("line_limits", ll, "line", set(ln["line"]), "line")
+    _check_t("line_limits", ll, f.steps)
+    _check_unique("line_limits", ll, ["line", "t"])
+    _check_range(
+        "line_limits", ll, "p_max_kw", ll["p_max_kw"].to_numpy(float) > 0, "must be positive"
+    )
+
+
+def _check_radial(f: Feeder) -> None:
+    uf = nx.utils.UnionFind(f.buses["bus"])
+    for line, a, b in f.lines[["line", "from_bus", "to_bus"]].itertuples(index=False):
+        if uf[a] == uf[b]:
+            raise _fail("lines", "line", f"line {line!r} closes a loop: the feeder must be radial")
+        uf.union(a, b)
+    root = uf[f.slack_bus]
+    lost = next((b for b in f.buses["bus"] if uf[b] != root), None)
+    if lost is not None:
+        raise _fail(
+            "buses", "bus", f"bus {lost!r} is not connected to the slack bus {f.slack_bus!r}"
+        )

@@ -1,0 +1,212 @@
+"""Multi-period LinDistFlow model block of a radial feeder (Pyomo).
+
+Variables (per line l, bus b, step t; flows in the downstream direction, away from the slack):
+
+* ``p[l, t]`` kW, ``q[l, t]`` kvar — flow into the downstream end of line l;
+* ``w[b, t]`` squared voltage (pu^2), fixed to ``v_slack_pu**2`` at the slack bus;
+* ``p_import[t]`` kW, ``q_import[t]`` kvar — supply from the upstream grid at the slack bus;
+* ``p_gen[g, t]`` kW — dispatchable generators.
+
+Constraints (names route duals, see :mod:`power.dlmp`):
+
+* ``p_bal[b, t]``: inflow - outflow + generation - extra load == load - renewables;
+* ``q_bal[b, t]``: the same for reactive power;
+* ``v_drop[l, t]``: w_child - w_parent + 2 (r p + x q) == 0 (r, x in pu per kW / kvar);
+* line limits ``|p| <= p_max_kw`` and voltage limits ``v_min**2 <= w <= v_max**2`` are
+  *variable bounds*, not rows, tightened by optional robust margins;
+* ``s_poly[l, k, t]`` (only with ``thermal="polygon"``): inscribed regular N-gon of
+  P^2 + Q^2 <= S^2, conservative by at most a factor cos(pi/N) in radius.
+
+Expression ``cost`` = sum_t dt (price_t p_import_t + sum_g cost_g p_gen_g,t) (currency).
+
+References
+----------
+Baran & Wu (1989); seed 003 (robust dynamic tariff), eq. of the linearised power balance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pyomo.environ as pyo
+
+from power.feeder import Feeder
+
+
+@dataclass(frozen=True)
+class GridOptions:
+    """Configuration of the LinDistFlow block.
+
+    thermal : ``"p"`` for |P| <= p_max_kw (seed 003) or ``"polygon"`` for P^2+Q^2 <= S^2.
+    polygon_sides : sides N of the inscribed polygon (8..32).
+    limits : False drops line and voltage limits (a pure power flow / price-only dispatch).
+    allow_export : False forces p_import >= 0 (no reverse flow into the upstream grid).
+    """
+
+    thermal: Literal["p", "polygon"] = "p"
+    polygon_sides: int = 12
+    limits: bool = True
+    allow_export: bool = True
+
+
+@dataclass(frozen=True)
+class Margins:
+    """Robust tightening of the bounds (all >= 0), from :mod:`robust`.
+
+    flow_up_kw, flow_down_kw : (lines x steps) margins on the downstream flow's upper and
+        lower limit (kW). w_low, w_high : (buses x steps) margins on the squared voltage
+        (pu^2) at its lower and upper limit.
+    """
+
+    flow_up_kw: np.ndarray
+    flow_down_kw: np.ndarray
+    w_low: np.ndarray
+    w_high: np.ndarray
+
+
+Extra = Mapping[tuple[str, int], Any]
+
+
+def add_lindistflow(
+    blk: pyo.Block,
+    feeder: Feeder,
+    opts: GridOptions = GridOptions(),
+    *,
+    extra_p_kw: Extra | None = None,
+    extra_q_kvar: Extra | None = None,
+    margins: Margins | None = None,
+) -> None:
+    """Add the LinDistFlow variables, constraints and the cost expression to ``blk``.
+
+    Parameters
+    ----------
+    blk : an empty Pyomo block (or model).
+    feeder : the feeder with loads, renewables, prices and generators.
+    opts : model options.
+    extra_p_kw, extra_q_kvar : additional load per (bus, t) as Pyomo expressions (kW, kvar),
+        e.g. EV charging from a fleet or traffic block; consumption positive.
+    margins : robust bound tightening; None is the deterministic model.
+    """
+    tree = feeder.tree
+    buses, lines = feeder.bus_ids, feeder.line_ids
+    steps = range(feeder.steps)
+    extra_p = extra_p_kw or {}
+    extra_q = extra_q_kvar or {}
+
+    blk.T = pyo.Set(initialize=steps, ordered=True)
+    blk.B = pyo.Set(initialize=buses, ordered=True)
+    blk.L = pyo.Set(initialize=lines, ordered=True)
+
+    # downstream limits, per line and step
+    fmax = feeder.line_p_max_kw * 1.0
+    up, down = fmax.copy(), fmax.copy()
+    vmin2 = np.repeat(feeder.buses["v_min_pu"].to_numpy(float)[:, None] ** 2, feeder.steps, 1)
+    vmax2 = np.repeat(feeder.buses["v_max_pu"].to_numpy(float)[:, None] ** 2, feeder.steps, 1)
+    if margins is not None:
+        up, down = up - margins.flow_up_kw, down - margins.flow_down_kw
+        vmin2, vmax2 = vmin2 + margins.w_low, vmax2 - margins.w_high
+    lpos = {line: i for i, line in enumerate(lines)}
+    bpos = feeder.bus_pos
+
+    def p_bounds(_, line, t):
+        if not opts.limits:
+            return (None, None)
+        i = lpos[line]
+        return (-down[i, t], up[i, t])
+
+    def w_bounds(_, bus, t):
+        if not opts.limits:
+            return (None, None)
+        i = bpos[bus]
+        return (vmin2[i, t], vmax2[i, t])
+
+    blk.p = pyo.Var(blk.L, blk.T, bounds=p_bounds, initialize=0.0)
+    blk.q = pyo.Var(blk.L, blk.T, initialize=0.0)
+    blk.w = pyo.Var(blk.B, blk.T, bounds=w_bounds, initialize=1.0)
+    blk.p_import = pyo.Var(blk.T, bounds=(None if opts.allow_export else 0.0, None))
+    blk.q_import = pyo.Var(blk.T)
+    for t in steps:
+        blk.w[feeder.slack_bus, t].fix(feeder.v_slack_pu**2)
+
+    gens = feeder.generators
+    blk.G = pyo.Set(initialize=gens["gen"].tolist(), ordered=True)
+    gmin = dict(zip(gens["gen"], gens["p_min_kw"].astype(float)))
+    gmax = dict(zip(gens["gen"], gens["p_max_kw"].astype(float)))
+    blk.p_gen = pyo.Var(blk.G, blk.T, bounds=lambda _, g, t: (gmin[g], gmax[g]))
+
+    # topology lookups (by position)
+    children: list[list[str]] = [[] for _ in buses]
+    for li, c in enumerate(tree.parent_bus):
+        children[c].append(lines[li])
+    parent_line = [lines[i] if i >= 0 else None for i in tree.parent_line]
+    gens_at: dict[str, list[str]] = {}
+    for g, b in zip(gens["gen"], gens["bus"]):
+        gens_at.setdefault(b, []).append(g)
+
+    load_p = feeder.load_p_kw - feeder.renewable_p_kw()
+    load_q = feeder.load_q_kvar
+
+    def balance(flow, imp, gen_var, extra, rhs):
+        def rule(b_, bus, t):
+            i = bpos[bus]
+            pl = parent_line[i]
+            e = imp[t] if pl is None else flow[pl, t]
+            e = e - sum(flow[c, t] for c in children[i])
+            if gen_var is not None:
+                e = e + sum(gen_var[g, t] for g in gens_at.get(bus, ()))
+            if (bus, t) in extra:
+                e = e - extra[bus, t]
+            return e == float(rhs[i, t])
+
+        return rule
+
+    blk.p_bal = pyo.Constraint(
+        blk.B, blk.T, rule=balance(blk.p, blk.p_import, blk.p_gen, extra_p, load_p)
+    )
+    blk.q_bal = pyo.Constraint(
+        blk.B, blk.T, rule=balance(blk.q, blk.q_import, None, extra_q, load_q)
+    )
+
+    r, x = tree.r_pu_kw, tree.x_pu_kw
+    child = [buses[c] for c in tree.child_bus]
+    parent = [buses[c] for c in tree.parent_bus]
+
+    def v_drop(_, line, t):
+        i = lpos[line]
+        return (
+            blk.w[child[i], t]
+            - blk.w[parent[i], t]
+            + 2 * r[i] * blk.p[line, t]
+            + 2 * x[i] * blk.q[line, t]
+            == 0
+        )
+
+    blk.v_drop = pyo.Constraint(blk.L, blk.T, rule=v_drop)
+
+    if opts.thermal == "polygon" and opts.limits:
+        s_max = feeder.line_s_max_kva
+        if s_max is None:
+            s_max = feeder.lines["p_max_kw"].to_numpy(float)
+        n = opts.polygon_sides
+        theta = 2 * np.pi * (np.arange(n) + 0.5) / n
+        blk.K = pyo.Set(initialize=range(n), ordered=True)
+        apothem = np.cos(np.pi / n)
+
+        def poly(_, line, k, t):
+            i = lpos[line]
+            return np.cos(theta[k]) * blk.p[line, t] + np.sin(theta[k]) * blk.q[line, t] <= (
+                s_max[i] * apothem
+            )
+
+        blk.s_poly = pyo.Constraint(blk.L, blk.K, blk.T, rule=poly)
+
+    price = feeder.price_per_kwh
+    gcost = dict(zip(gens["gen"], gens["cost_per_kwh"].astype(float)))
+    dt = feeder.dt_h
+    blk.cost = pyo.Expression(
+        expr=sum(dt * price[t] * blk.p_import[t] for t in steps)
+        + sum(dt * gcost[g] * blk.p_gen[g, t] for g in blk.G for t in steps)
+    )

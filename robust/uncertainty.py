@@ -1,0 +1,63 @@
+"""Uncertainty data: per-bus deviation bounds of load, PV and wind forecasts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+UNCERTAIN_KINDS = ("load", "pv", "wind")
+FILE = "grid/uncertainty.csv"
+
+
+class UncertaintyDataError(ValueError):
+    """Invalid uncertainty table; one line naming file, column and element."""
+
+
+@dataclass(frozen=True)
+class Uncertainty:
+    """Deviation bounds ``xi = xi_frac * forecast`` per bus, kind and step.
+
+    table : bus, kind (load | pv | wind), xi_frac (>= 0, fraction of the forecast).
+    """
+
+    table: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(
+            {
+                "bus": pd.Series(dtype=str),
+                "kind": pd.Series(dtype=str),
+                "xi_frac": pd.Series(dtype=float),
+            }
+        )
+    )
+
+    def validate(self, buses: Iterable[str]) -> None:
+        """Check columns, kinds, bus ids and non-negative fractions."""
+        t = self.table
+        for col in ("bus", "kind", "xi_frac"):
+            if col not in t.columns:
+                raise UncertaintyDataError(f"{FILE}: column {col}: missing column")
+        known = set(buses)
+        checks = [
+            ("bus", ~t["bus"].isin(known), "is not a bus of grid/buses.csv"),
+            ("kind", ~t["kind"].isin(UNCERTAIN_KINDS), "is not load, pv or wind"),
+        ]
+        xi = pd.to_numeric(t["xi_frac"], errors="coerce")
+        checks.append(("xi_frac", ~(xi >= 0), "must be a non-negative number"))
+        checks.append(("bus", t.duplicated(["bus", "kind"]), "is listed twice for the same kind"))
+        for col, bad, rule in checks:
+            idx = np.flatnonzero(np.asarray(bad))
+            if len(idx):
+                i = int(idx[0])
+                raise UncertaintyDataError(
+                    f"{FILE}: column {col}: bus {t['bus'].iloc[i]!r} ({t['kind'].iloc[i]}) "
+                    f"value {t[col].iloc[i]!r} {rule}"
+                )
+
+    def xi_frac(self, bus_ids: list[str], kind: str) -> np.ndarray:
+        """Deviation fraction per bus (in ``bus_ids`` order) for one kind; 0 where absent."""
+        t = self.table[self.table["kind"] == kind]
+        m = dict(zip(t["bus"], t["xi_frac"].astype(float)))
+        return np.array([m.get(b, 0.0) for b in bus_ids])
