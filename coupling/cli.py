@@ -23,12 +23,14 @@ from power.ac_check import ACCheckError
 from power.feeder import FeederDataError
 from power.lindistflow import GridOptions
 from power.solve import SolveError
+from robust.sets import RobustSetError
 from robust.uncertainty import UncertaintyDataError
 
 INPUT_ERRORS: tuple[type[Exception], ...] = (
     CaseError,
     FeederDataError,
     UncertaintyDataError,
+    RobustSetError,
     FileExistsError,
 )
 RUN_ERRORS: tuple[type[Exception], ...] = (SolveError, ACCheckError)
@@ -72,6 +74,7 @@ def _finish(run: Run, out: Path) -> None:
             "min_voltage_pu",
             "min_voltage_ac_pu",
             "max_voltage_error_pu",
+            "oos_violation_rate",
             "build_s",
             "solve_s",
         )
@@ -144,15 +147,41 @@ def powerflow(case: str, out: str | None) -> None:
     show_default=True,
     help="Line limit |P| <= p_max_kw, or a polygon of P^2+Q^2 <= S^2.",
 )
+@click.option("--gamma", type=float, help="Robust budget (default: the case's [robust] gamma).")
+@click.option(
+    "--uncertainty-set",
+    type=click.Choice(["node", "budget"]),
+    default="node",
+    show_default=True,
+    help="node: per-node Gamma in [0, 1] (seed 003); budget: Bertsimas-Sim Gamma in [0, n].",
+)
+@click.option("--samples", type=int, default=0, help="Out-of-sample realisations to evaluate.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
 @_guard
-def opf(case: str, out: str | None, thermal: str) -> None:
-    """Multi-period OPF (LinDistFlow, generators, import) with DLMPs and AC check."""
+def opf(
+    case: str,
+    out: str | None,
+    thermal: str,
+    gamma: float | None,
+    uncertainty_set: str,
+    samples: int,
+    seed: int,
+) -> None:
+    """Multi-period (robust) OPF with generators and import; DLMPs and AC check."""
     from coupling.grid_jobs import run_opf
 
     target = _out_folder(out, case, "opf")
     c = load_case(case)
     click.echo(f"OPF of {c.name}: {c.feeder.steps} steps")
-    run = run_opf(c, GridOptions(thermal=thermal), command=" ".join(["evtp", *sys.argv[1:]]))
+    run = run_opf(
+        c,
+        GridOptions(thermal=thermal),
+        gamma=gamma,
+        uncertainty_set=uncertainty_set,
+        samples=samples,
+        seed=seed,
+        command=" ".join(["evtp", *sys.argv[1:]]),
+    )
     _finish(run, target)
 
 

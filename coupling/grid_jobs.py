@@ -11,14 +11,16 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from cases.case import Case
+from coupling.robust_grid import grid_margins, uncertain_sources
 from coupling.runfolder import Run
 from power.ac_check import ACResult, ac_check
 from power.dlmp import dlmp_table
 from power.feeder import Feeder
-from power.lindistflow import GridOptions, add_lindistflow
+from power.lindistflow import GridOptions, Margins, add_lindistflow
 from power.results import GridState, grid_state, line_loading, long_table
-from power.sensitivity import sensitivities
+from power.sensitivity import Sensitivities, sensitivities
 from power.solve import solve
+from robust.sets import SetKind, evaluate_out_of_sample, sample_deviations
 
 
 def linear_powerflow(feeder: Feeder) -> GridState:
@@ -93,38 +95,112 @@ def run_powerflow(case: Case, *, command: str = "powerflow") -> Run:
     return Run(summary=summary, tables=grid_tables(f, state, ac))
 
 
-def build_opf(case: Case, opts: GridOptions = GridOptions()) -> pyo.ConcreteModel:
-    """Multi-period OPF: LinDistFlow block ``m.grid`` and objective = grid cost."""
+def build_opf(
+    case: Case, opts: GridOptions = GridOptions(), margins: Margins | None = None
+) -> pyo.ConcreteModel:
+    """Multi-period OPF: LinDistFlow block ``m.grid`` (robust when ``margins`` are given) and
+    objective = grid cost."""
     m = pyo.ConcreteModel(name=f"opf-{case.name}")
     m.grid = pyo.Block()
-    add_lindistflow(m.grid, case.feeder, opts)
+    add_lindistflow(m.grid, case.feeder, opts, margins=margins)
     m.obj = pyo.Objective(expr=m.grid.cost, sense=pyo.minimize)
     return m
 
 
-def run_opf(case: Case, opts: GridOptions = GridOptions(), *, command: str = "opf") -> Run:
-    """Multi-period OPF with the case's generators and import; DLMP table and AC check."""
+def run_opf(
+    case: Case,
+    opts: GridOptions = GridOptions(),
+    *,
+    gamma: float | None = None,
+    uncertainty_set: SetKind = "node",
+    samples: int = 0,
+    sample_gamma: float | None = None,
+    seed: int = 0,
+    command: str = "opf",
+) -> Run:
+    """Multi-period (robust) OPF with the case's generators and import; DLMP table, AC check
+    and, with ``samples > 0``, an out-of-sample evaluation of the schedule.
+
+    ``gamma`` defaults to the case's ``[robust] gamma``; 0 is the deterministic OPF. The
+    realisations are drawn in the set of ``sample_gamma`` (default ``gamma``), so a
+    deterministic schedule can be tested in the robust set.
+    """
     f = case.feeder
+    gamma = case.gamma if gamma is None else gamma
     t0 = time.perf_counter()
-    m = build_opf(case, opts)
+    sens = sensitivities(f)
+    margins = grid_margins(f, sens, case.uncertainty, gamma, uncertainty_set)
+    m = build_opf(case, opts, margins)
     t1 = time.perf_counter()
     res = solve(m)
     state = grid_state(m.grid, f)
-    tariffs = dlmp_table(m.grid, f, sensitivities(f), res.duals, res.reduced_costs)
+    tariffs = dlmp_table(m.grid, f, sens, res.duals, res.reduced_costs)
     t2 = time.perf_counter()
     ac = ac_check(f, state.p_net_kw, state.q_net_kvar)
-    summary = {
-        "case": case.name,
-        "command": command,
-        "parameters": {"thermal": opts.thermal, "polygon_sides": opts.polygon_sides},
-        "objective": res.objective,
-        "status": res.status,
-        "build_s": t1 - t0,
-        "solve_s": res.solve_s,
-        "ac_check_s": time.perf_counter() - t2,
-        "steps": f.steps,
-        "buses": len(f.bus_ids),
-        "lines": len(f.line_ids),
-    } | grid_summary(f, state, ac)
+    s_gamma = gamma if sample_gamma is None else sample_gamma
+    oos = (
+        out_of_sample(case, state, sens, s_gamma, uncertainty_set, samples, seed) if samples else {}
+    )
+    summary = (
+        {
+            "case": case.name,
+            "command": command,
+            "parameters": {
+                "thermal": opts.thermal,
+                "polygon_sides": opts.polygon_sides,
+                "gamma": gamma,
+                "uncertainty_set": uncertainty_set,
+                "samples": samples,
+                "sample_gamma": s_gamma,
+                "seed": seed,
+            },
+            "objective": res.objective,
+            "status": res.status,
+            "build_s": t1 - t0,
+            "solve_s": res.solve_s,
+            "ac_check_s": time.perf_counter() - t2,
+            "steps": f.steps,
+            "buses": len(f.bus_ids),
+            "lines": len(f.line_ids),
+        }
+        | grid_summary(f, state, ac)
+        | oos
+    )
     tables = grid_tables(f, state, ac) | {"tariffs": tariffs}
     return Run(summary=summary, tables=tables)
+
+
+def out_of_sample(
+    case: Case,
+    state: GridState,
+    sens: Sensitivities,
+    gamma: float,
+    kind: SetKind,
+    samples: int,
+    seed: int,
+) -> dict[str, Any]:
+    """Violation rate and worst excess of the fixed schedule over ``samples`` realisations."""
+    f = case.feeder
+    src = uncertain_sources(f, case.uncertainty)
+    draws = sample_deviations(src, gamma, kind, samples, seed)
+    slack = np.zeros(len(f.bus_ids), bool)
+    slack[f.tree.slack] = True
+    res = evaluate_out_of_sample(
+        f.tree.sign[:, None] * state.p_kw,
+        state.v_pu**2,
+        f.line_p_max_kw,
+        f.buses["v_min_pu"].to_numpy(float),
+        f.buses["v_max_pu"].to_numpy(float),
+        sens.downstream,
+        sens.r_shared,
+        sens.x_shared,
+        src,
+        draws,
+        free_buses=slack,
+    )
+    return {
+        "oos_samples": res.n_samples,
+        "oos_violation_rate": res.violation_rate,
+        "oos_worst_flow_excess_kw": res.worst_flow_excess_kw,
+        "oos_worst_voltage_excess_pu": res.worst_voltage_excess_pu,
+    }

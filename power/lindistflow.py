@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pyomo.environ as pyo
@@ -52,9 +52,8 @@ class GridOptions:
     allow_export: bool = True
 
 
-@dataclass(frozen=True)
-class Margins:
-    """Robust tightening of the bounds (all >= 0), from :mod:`robust`.
+class Margins(Protocol):
+    """Robust tightening of the bounds (all >= 0), e.g. :class:`robust.sets.RobustMargins`.
 
     flow_up_kw, flow_down_kw : (lines x steps) margins on the downstream flow's upper and
         lower limit (kW). w_low, w_high : (buses x steps) margins on the squared voltage
