@@ -2,7 +2,10 @@
 
 Variables (per line l, bus b, step t; flows in the downstream direction, away from the slack):
 
-* ``p[l, t]`` kW, ``q[l, t]`` kvar — flow into the downstream end of line l;
+* ``p[l, t]`` kW, ``q[l, t]`` kvar — flow into the downstream end of line l; ``q`` and
+  ``q_import`` are variables only when reactive power is controllable (``extra_q_kvar``
+  given) or the S polygon is used — otherwise the radial feeder fixes them to the downstream
+  sums of the reactive loads and they are parameters (no ``q_bal`` rows);
 * ``w[b, t]`` squared voltage (pu^2), fixed to ``v_slack_pu**2`` at the slack bus;
 * ``p_import[t]`` kW, ``q_import[t]`` kvar — supply from the upstream grid at the slack bus;
 * ``p_gen[g, t]`` kW — dispatchable generators.
@@ -10,7 +13,7 @@ Variables (per line l, bus b, step t; flows in the downstream direction, away fr
 Constraints (names route duals, see :mod:`power.dlmp`):
 
 * ``p_bal[b, t]``: inflow - outflow + generation - extra load == load - renewables;
-* ``q_bal[b, t]``: the same for reactive power;
+* ``q_bal[b, t]``: the same for reactive power (when Q is variable);
 * ``v_drop[l, t]``: w_child - w_parent + 2 (r p + x q) == 0 (r, x in pu per kW / kvar);
 * line limits ``|p| <= p_max_kw`` and voltage limits ``v_min**2 <= w <= v_max**2`` are
   *variable bounds*, not rows, tightened by optional robust margins;
@@ -32,8 +35,9 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 import pyomo.environ as pyo
+from pyomo.core.expr.numeric_expr import LinearExpression
 
-from power.feeder import Feeder
+from power.feeder import Feeder, FeederTree
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,9 @@ def add_lindistflow(
     steps = range(feeder.steps)
     extra_p = extra_p_kw or {}
     extra_q = extra_q_kvar or {}
+    # Q flows are variables only where something couples to them (reactive devices or the
+    # S polygon); otherwise they are fixed by the loads of a radial feeder
+    q_free = extra_q_kvar is not None or (opts.thermal == "polygon" and opts.limits)
 
     blk.T = pyo.Set(initialize=steps, ordered=True)
     blk.B = pyo.Set(initialize=buses, ordered=True)
@@ -123,10 +130,8 @@ def add_lindistflow(
         return (vmin2[i, t], vmax2[i, t])
 
     blk.p = pyo.Var(blk.L, blk.T, bounds=p_bounds, initialize=0.0)
-    blk.q = pyo.Var(blk.L, blk.T, initialize=0.0)
     blk.w = pyo.Var(blk.B, blk.T, bounds=w_bounds, initialize=1.0)
     blk.p_import = pyo.Var(blk.T, bounds=(None if opts.allow_export else 0.0, None))
-    blk.q_import = pyo.Var(blk.T)
     for t in steps:
         blk.w[feeder.slack_bus, t].fix(feeder.v_slack_pu**2)
 
@@ -149,13 +154,19 @@ def add_lindistflow(
     load_q = feeder.load_q_kvar
 
     def balance(flow, imp, gen_var, extra, rhs):
-        def rule(b_, bus, t):
+        """inflow - outflow (+ generation) - extra load == load - renewables."""
+
+        def rule(_, bus, t):
             i = bpos[bus]
             pl = parent_line[i]
-            e = imp[t] if pl is None else flow[pl, t]
-            e = e - sum(flow[c, t] for c in children[i])
+            vs = [imp[t] if pl is None else flow[pl, t]]
+            vs += [flow[c, t] for c in children[i]]
+            coefs = [1.0] + [-1.0] * len(children[i])
             if gen_var is not None:
-                e = e + sum(gen_var[g, t] for g in gens_at.get(bus, ()))
+                g_at = gens_at.get(bus, ())
+                vs += [gen_var[g, t] for g in g_at]
+                coefs += [1.0] * len(g_at)
+            e = LinearExpression(constant=0.0, linear_coefs=coefs, linear_vars=vs)
             if (bus, t) in extra:
                 e = e - extra[bus, t]
             return e == float(rhs[i, t])
@@ -165,23 +176,46 @@ def add_lindistflow(
     blk.p_bal = pyo.Constraint(
         blk.B, blk.T, rule=balance(blk.p, blk.p_import, blk.p_gen, extra_p, load_p)
     )
-    blk.q_bal = pyo.Constraint(
-        blk.B, blk.T, rule=balance(blk.q, blk.q_import, None, extra_q, load_q)
-    )
-
     r, x = tree.r_pu_kw, tree.x_pu_kw
     child = [buses[c] for c in tree.child_bus]
     parent = [buses[c] for c in tree.parent_bus]
 
-    def v_drop(_, line, t):
-        i = lpos[line]
-        return (
-            blk.w[child[i], t]
-            - blk.w[parent[i], t]
-            + 2 * r[i] * blk.p[line, t]
-            + 2 * x[i] * blk.q[line, t]
-            == 0
+    if not q_free:
+        # Q flows are parameters and the reactive balance needs no rows
+        q_down = _downstream_sums(tree, load_q)
+        blk.q = pyo.Param(blk.L, blk.T, initialize=lambda _, ln, t: q_down[lpos[ln], t])
+        q_imp = q_down[children_pos(tree, tree.slack)].sum(axis=0) + load_q[tree.slack]
+        blk.q_import = pyo.Param(blk.T, initialize=lambda _, t: float(q_imp[t]))
+
+        def v_drop(_, line, t):
+            i = lpos[line]
+            e = LinearExpression(
+                constant=2 * x[i] * q_down[i, t],
+                linear_coefs=[1.0, -1.0, 2 * r[i]],
+                linear_vars=[blk.w[child[i], t], blk.w[parent[i], t], blk.p[line, t]],
+            )
+            return e == 0
+
+    else:
+        blk.q = pyo.Var(blk.L, blk.T, initialize=0.0)
+        blk.q_import = pyo.Var(blk.T)
+        blk.q_bal = pyo.Constraint(
+            blk.B, blk.T, rule=balance(blk.q, blk.q_import, None, extra_q, load_q)
         )
+
+        def v_drop(_, line, t):
+            i = lpos[line]
+            e = LinearExpression(
+                constant=0.0,
+                linear_coefs=[1.0, -1.0, 2 * r[i], 2 * x[i]],
+                linear_vars=[
+                    blk.w[child[i], t],
+                    blk.w[parent[i], t],
+                    blk.p[line, t],
+                    blk.q[line, t],
+                ],
+            )
+            return e == 0
 
     blk.v_drop = pyo.Constraint(blk.L, blk.T, rule=v_drop)
 
@@ -209,3 +243,16 @@ def add_lindistflow(
         expr=sum(dt * price[t] * blk.p_import[t] for t in steps)
         + sum(dt * gcost[g] * blk.p_gen[g, t] for g in blk.G for t in steps)
     )
+
+
+def children_pos(tree: FeederTree, bus: int) -> np.ndarray:
+    """Positions of the lines leaving bus position ``bus`` downstream."""
+    return np.flatnonzero(tree.parent_bus == bus)
+
+
+def _downstream_sums(tree: FeederTree, bus_values: np.ndarray) -> np.ndarray:
+    """Per line: the sum of ``bus_values`` (buses x steps) over the buses below it."""
+    acc = bus_values.astype(float).copy()
+    for b in tree.order[::-1][:-1]:  # leaves first, slack excluded
+        acc[tree.parent_bus[tree.parent_line[b]]] += acc[b]
+    return acc[tree.child_bus]
