@@ -7,6 +7,7 @@ from typing import Any
 
 from power.feeder import Feeder
 from robust.uncertainty import Uncertainty
+from traffic.network import RoadNetwork, Stations, TrafficDataError, TravelDemand, validate_traffic
 
 
 class CaseError(ValueError):
@@ -23,11 +24,22 @@ class TimeGrid:
 
 
 @dataclass(frozen=True)
+class TrafficData:
+    """The road side of a coupled case: network, charging stations (optional), EV demand."""
+
+    network: RoadNetwork
+    stations: Stations | None
+    demand: TravelDemand
+
+
+@dataclass(frozen=True)
 class Case:
     """A coupled case: feeder (+ later road network, stations, demand, fleets) and parameters.
 
     parameters : scalar model parameters (e.g. w, beta, battery_kwh) from case.toml.
     gamma : robust budget Gamma in [0, 1] (seed 003).
+    traffic : road network, stations and demand, or None for a grid-only case. Every
+        station's ``bus`` must be a bus of the feeder (the station -> bus coupling).
     """
 
     name: str
@@ -37,6 +49,7 @@ class Case:
     uncertainty: Uncertainty = field(default_factory=Uncertainty)
     parameters: dict[str, Any] = field(default_factory=dict)
     gamma: float = 0.0
+    traffic: TrafficData | None = None
 
     def __post_init__(self) -> None:
         if (self.feeder.steps, self.feeder.dt_h) != (self.time.steps, self.time.dt_h):
@@ -44,3 +57,21 @@ class Case:
         if not 0.0 <= self.gamma <= 1.0:
             raise CaseError(f"case.toml: [robust] gamma must lie in [0, 1], got {self.gamma!r}")
         self.uncertainty.validate(self.feeder.bus_ids)
+        if self.traffic is not None:
+            tr = self.traffic
+            validate_traffic(tr.network, tr.stations, tr.demand, self.time.steps)
+            if tr.stations is not None:
+                known = set(self.feeder.bus_ids)
+                for y, b in tr.stations.table[["station", "bus"]].itertuples(index=False):
+                    if b not in known:
+                        raise TrafficDataError(
+                            f"traffic/stations.csv: column bus: station {y!r} refers to "
+                            f"unknown bus {b!r} (not in grid/buses.csv)"
+                        )
+
+    def parameter(self, name: str, default: float) -> float:
+        """A scalar of ``[parameters]`` as float, or ``default`` when absent."""
+        val = self.parameters.get(name, default)
+        if isinstance(val, bool) or not isinstance(val, int | float):
+            raise CaseError(f"case.toml: [parameters] {name} must be a number, got {val!r}")
+        return float(val)

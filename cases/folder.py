@@ -12,6 +12,11 @@ Layout::
     grid/uncertainty.csv     bus, kind (load|pv|wind), xi_frac            (optional)
     grid/generators.csv      gen, bus, p_min_kw, p_max_kw, cost_per_kwh   (optional)
     grid/line_limits.csv     line, t, p_max_kw                            (optional)
+    traffic/nodes.csv        node, x, y                                   (coupled cases)
+    traffic/segments.csv     segment, from_node, to_node, length_km, free_flow_steps,
+                             capacity_veh_per_step, soc_per_vehicle
+    traffic/stations.csv     station, node, bus, plugs, charger_kw, efficiency
+    traffic/demand.csv       od, origin, destination, aggregator, t, vehicles, soc_total
 
 Writing is canonical (``index=False``, ``\\n`` line ends, floats as Python's shortest repr),
 so folder -> Case -> folder reproduces every file byte for byte. Writing goes to a temporary
@@ -30,9 +35,10 @@ from typing import Any
 import pandas as pd
 import tomli_w
 
-from cases.case import Case, CaseError, TimeGrid
+from cases.case import Case, CaseError, TimeGrid, TrafficData
 from power.feeder import OPTIONAL_TABLES, TABLES, Feeder, empty_table
 from robust.uncertainty import Uncertainty
+from traffic.network import read_traffic_folder, write_traffic_folder
 
 UNCERTAINTY_FILE = "grid/uncertainty.csv"
 
@@ -96,6 +102,9 @@ def read_case(folder: str | Path) -> Case:
         dt_h=time.dt_h,
     )
     unc = _read_csv(folder, UNCERTAINTY_FILE, ("bus", "kind"), required=False)
+    traffic = None
+    if (folder / "traffic").is_dir():
+        traffic = TrafficData(*read_traffic_folder(folder, time.steps))
     return Case(
         name=_get(doc, "case", "name", str),
         description=_get(doc, "case", "description", str, ""),
@@ -104,6 +113,7 @@ def read_case(folder: str | Path) -> Case:
         uncertainty=Uncertainty() if unc is None else Uncertainty(unc),
         parameters=dict(doc.get("parameters", {})),
         gamma=_get(doc, "robust", "gamma", float, 0.0),
+        traffic=traffic,
     )
 
 
@@ -140,6 +150,9 @@ def write_case(case: Case, folder: str | Path, *, overwrite: bool = False) -> Pa
             write_csv(df, tmp / rel)
         if len(case.uncertainty.table):
             write_csv(case.uncertainty.table, tmp / UNCERTAINTY_FILE)
+        if case.traffic is not None:
+            tr = case.traffic
+            write_traffic_folder(tmp, tr.network, tr.stations, tr.demand)
         if folder.exists():
             shutil.rmtree(folder)
         os.replace(tmp, folder)

@@ -25,12 +25,14 @@ from power.lindistflow import GridOptions
 from power.solve import SolveError
 from robust.sets import RobustSetError
 from robust.uncertainty import UncertaintyDataError
+from traffic.network import TrafficDataError
 
 INPUT_ERRORS: tuple[type[Exception], ...] = (
     CaseError,
     FeederDataError,
     UncertaintyDataError,
     RobustSetError,
+    TrafficDataError,
     FileExistsError,
 )
 RUN_ERRORS: tuple[type[Exception], ...] = (SolveError, ACCheckError)
@@ -69,6 +71,10 @@ def _finish(run: Run, out: Path) -> None:
         k
         for k in (
             "objective",
+            "vehicles_departed",
+            "vehicles_arrived",
+            "travel_cost",
+            "charging_cost",
             "max_line_loading",
             "max_line_loading_ac",
             "min_voltage_pu",
@@ -100,12 +106,39 @@ def cases_cmd() -> None:
 
 
 @main.command()
-@click.argument("case")
+@click.argument("case", required=False)
 @click.option("--out", required=True, type=click.Path(), help="Case folder to write.")
+@click.option("--tntp", type=click.Path(exists=True, dir_okay=False), help="TNTP _net file.")
+@click.option("--trips", type=click.Path(exists=True, dir_okay=False), help="TNTP _trips file.")
+@click.option("--nodes", type=click.Path(exists=True, dir_okay=False), help="TNTP _node file.")
+@click.option("--feeder", help="Feeder case (built-in name or folder) for --tntp.")
+@click.option("--stations", type=int, default=4, show_default=True, help="Stations (--tntp).")
+@click.option("--ev-share", type=float, default=0.01, show_default=True, help="EV share of trips.")
 @_guard
-def build(case: str, out: str) -> None:
-    """Write CASE (built-in name or folder) as a case folder OUT."""
-    c = load_case(case)
+def build(
+    case: str | None,
+    out: str,
+    tntp: str | None,
+    trips: str | None,
+    nodes: str | None,
+    feeder: str | None,
+    stations: int,
+    ev_share: float,
+) -> None:
+    """Write CASE (built-in name or folder) as a case folder OUT, or, with --tntp, a coupled
+    case from a TNTP network and trips and a feeder (--feeder)."""
+    if tntp:
+        from cases.tntp_case import build_tntp_case
+
+        if not (trips and feeder):
+            raise CaseError("--tntp needs --trips and --feeder")
+        c = build_tntp_case(
+            load_case(feeder), tntp, trips, nodes, stations=stations, ev_share=ev_share
+        )
+    elif case:
+        c = load_case(case)
+    else:
+        raise CaseError("give a CASE to write, or --tntp with --trips and --feeder")
     write_case(c, out)
     click.echo(f"wrote case {c.name!r} to {out}")
 
@@ -183,6 +216,20 @@ def opf(
         command=" ".join(["evtp", *sys.argv[1:]]),
     )
     _finish(run, target)
+
+
+@main.command()
+@click.argument("case")
+@click.option("--out", type=click.Path(), help="Run folder (default runs/CASE-traffic).")
+@_guard
+def traffic(case: str, out: str | None) -> None:
+    """EV routing and charging against the case's energy prices only (no grid)."""
+    from coupling.traffic_job import run_traffic
+
+    target = _out_folder(out, case, "traffic")
+    c = load_case(case)
+    click.echo(f"traffic assignment of {c.name}: {c.time.steps} steps")
+    _finish(run_traffic(c, command=" ".join(["evtp", *sys.argv[1:]])), target)
 
 
 if __name__ == "__main__":  # pragma: no cover

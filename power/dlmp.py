@@ -37,7 +37,8 @@ from power.results import long_table
 from power.sensitivity import Sensitivities
 
 
-def _dual_matrix(comp: Any, rows: list, steps: int, duals: Any) -> np.ndarray:
+def dual_matrix(comp: Any, rows: list, steps: int, duals: Any) -> np.ndarray:
+    """(rows x steps) array of the duals (or reduced costs) of an indexed component."""
     return np.array([[duals.get(comp[r, t], 0.0) for t in range(steps)] for r in rows], float)
 
 
@@ -46,9 +47,9 @@ def dlmp_arrays(
 ) -> dict[str, np.ndarray]:
     """DLMP and its parts, each (buses x steps) in currency/kWh."""
     steps, dt = feeder.steps, feeder.dt_h
-    lam = _dual_matrix(blk.p_bal, feeder.bus_ids, steps, duals) / dt
-    mu = _dual_matrix(blk.p, feeder.line_ids, steps, reduced_costs)
-    nu = _dual_matrix(blk.w, feeder.bus_ids, steps, reduced_costs)
+    lam = dual_matrix(blk.p_bal, feeder.bus_ids, steps, duals) / dt
+    mu = dual_matrix(blk.p, feeder.line_ids, steps, reduced_costs)
+    nu = dual_matrix(blk.w, feeder.bus_ids, steps, reduced_costs)
     nu[feeder.tree.slack] = 0.0  # fixed variable: its reduced cost is not a bound dual
     if hasattr(blk, "s_poly"):
         n = len(blk.K)

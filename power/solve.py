@@ -6,7 +6,11 @@ Two hand-over paths, same results:
   sparse matrices that are passed to ``highspy`` in one call; primal values, row duals and
   column duals are mapped back to the Pyomo components. At 1000 buses x 96 steps this is
   about 5x faster than the generic interface (see benchmarks/).
-* ``"pyomo"`` (QPs and fallback): ``pyomo.contrib.solver`` 'highs'.
+* ``"qp"`` (convex QPs, default for them): the same compiled constraint matrices plus the
+  objective's Hessian, solved by the interior-point solver Clarabel. HiGHS' active-set QP
+  solver stalls on the degenerate traffic-assignment QPs of evtp (it cycles and reports
+  "Solve error"), so QPs do not go to HiGHS.
+* ``"pyomo"`` (fallback): ``pyomo.contrib.solver`` 'highs'.
 
 Dual convention (both paths): d(objective)/d(rhs) — a binding ``<=`` in a minimisation has a
 non-positive dual, a binding ``>=`` a non-negative one; a variable's reduced cost is the dual
@@ -19,12 +23,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import clarabel
 import highspy
 import numpy as np
 import pyomo.environ as pyo
+import scipy.sparse as sp
 from pyomo.common.collections import ComponentMap
 from pyomo.contrib.solver.common.factory import SolverFactory
 from pyomo.contrib.solver.common.results import SolutionStatus
+from pyomo.repn import generate_standard_repn
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 
@@ -63,7 +70,7 @@ def solve(
     model: pyo.ConcreteModel,
     *,
     duals: bool = True,
-    method: Literal["auto", "direct", "pyomo"] = "auto",
+    method: Literal["auto", "direct", "qp", "pyomo"] = "auto",
     **options: Any,
 ) -> SolveResult:
     """Solve ``model`` with HiGHS (LP or convex QP); load the primal solution and the duals.
@@ -74,8 +81,12 @@ def solve(
         When HiGHS reports anything other than an optimal solution (infeasible, unbounded,
         time limit); the message names the termination condition.
     """
-    if method == "direct" or (method == "auto" and _is_linear(model)):
+    if method == "auto":
+        method = "direct" if _is_linear(model) else "qp"
+    if method == "direct":
         return _solve_direct(model, duals, options)
+    if method == "qp":
+        return _solve_qp(model, duals)
     return _solve_pyomo(model, duals, options)
 
 
@@ -145,5 +156,91 @@ def _solve_direct(model: pyo.ConcreteModel, duals: bool, options: dict) -> Solve
             d[r.constraint] = d.get(r.constraint, 0.0) + float(y)
         rc = ComponentMap((v, float(z)) for v, z in zip(cols, np.asarray(sol.col_dual)))
         out.duals, out.reduced_costs = d, rc
+    out.solve_s = time.perf_counter() - t0
+    return out
+
+
+def _compile_constraints(model: pyo.ConcreteModel, obj: pyo.Objective, qvars: list) -> Any:
+    """Standard form of the constraints with every objective variable as a column."""
+    obj.deactivate()
+    tmp = pyo.Objective(expr=sum(qvars) if qvars else 0.0)
+    model.add_component("_evtp_tmp_obj", tmp)
+    try:
+        return LinearStandardFormCompiler().write(model, mixed_form=True)
+    finally:
+        model.del_component(tmp)
+        obj.activate()
+
+
+def _solve_qp(model: pyo.ConcreteModel, duals: bool) -> SolveResult:
+    """Convex QP: min 1/2 x'Px + c'x s.t. rows and bounds, by Clarabel (interior point)."""
+    t0 = time.perf_counter()
+    (obj,) = list(model.component_data_objects(pyo.Objective, active=True))
+    sign = 1.0 if obj.sense == pyo.minimize else -1.0
+    repn = generate_standard_repn(obj.expr, quadratic=True, compute_values=True)
+    qvars = list(
+        {
+            id(v): v for v in list(repn.linear_vars) + [v for p in repn.quadratic_vars for v in p]
+        }.values()
+    )
+    info = _compile_constraints(model, obj, qvars)
+    cols = info.columns
+    pos = {id(v): i for i, v in enumerate(cols)}
+    n = len(cols)
+    c = np.zeros(n)
+    for v, k in zip(repn.linear_vars, repn.linear_coefs):
+        c[pos[id(v)]] += sign * k
+    qi, qj, qv = [], [], []
+    for (a, b), k in zip(repn.quadratic_vars, repn.quadratic_coefs):
+        i, j = sorted((pos[id(a)], pos[id(b)]))
+        qi.append(i)
+        qj.append(j)
+        qv.append(sign * k * (2.0 if i == j else 1.0))
+    hess = sp.csc_matrix((qv, (qi, qj)), shape=(n, n))  # upper triangle of P
+    a = info.A.tocsr()
+    rhs = np.asarray(info.rhs, dtype=float)
+    kind = np.array([r.bound_type for r in info.rows], dtype=int)
+    eq, le, ge = kind == 0, kind == 1, kind == -1
+    lb = np.array([-np.inf if v.lb is None else v.lb for v in cols], dtype=float)
+    ub = np.array([np.inf if v.ub is None else v.ub for v in cols], dtype=float)
+    hu, hl = np.flatnonzero(np.isfinite(ub)), np.flatnonzero(np.isfinite(lb))
+    eye = sp.identity(n, format="csr")
+    blocks = [a[eq], a[le], -a[ge], eye[hu], -eye[hl]]
+    b = np.concatenate([rhs[eq], rhs[le], -rhs[ge], ub[hu], -lb[hl]])
+    big = sp.vstack(blocks, format="csc") if n else sp.csc_matrix((0, 0))
+    n_eq = int(eq.sum())
+    cones = [clarabel.ZeroConeT(n_eq)] if n_eq else []
+    if len(b) - n_eq:
+        cones.append(clarabel.NonnegativeConeT(len(b) - n_eq))
+    settings = clarabel.DefaultSettings()
+    settings.verbose = False
+    settings.tol_gap_abs = settings.tol_gap_rel = 1e-10
+    settings.tol_feas = 1e-10
+    t1 = time.perf_counter()
+    sol = clarabel.DefaultSolver(hess, c, big, b, cones, settings).solve()
+    status = str(sol.status)
+    if "Solved" not in status:
+        raise SolveError(f"Clarabel found no optimal solution (status: {status})")
+    x = np.asarray(sol.x)
+    for v, val in zip(cols, x):
+        v.set_value(float(val), skip_validation=True)
+    for v, expr in info.eliminated_vars:
+        v.set_value(pyo.value(expr), skip_validation=True)
+    out = SolveResult(status, float(pyo.value(obj.expr)), 0.0, t1 - t0)
+    if duals:
+        z = np.asarray(sol.z)
+        k_eq, k_le, k_ge = n_eq, n_eq + int(le.sum()), n_eq + int(le.sum()) + int(ge.sum())
+        y_eq, y_le, y_ge = -z[:k_eq], -z[k_eq:k_le], z[k_le:k_ge]
+        z_u, z_l = z[k_ge : k_ge + len(hu)], z[k_ge + len(hu) :]
+        row_dual = np.zeros(len(kind))
+        row_dual[eq], row_dual[le], row_dual[ge] = y_eq, y_le, y_ge
+        d: dict = {}
+        for r, y in zip(info.rows, sign * row_dual):
+            d[r.constraint] = d.get(r.constraint, 0.0) + float(y)
+        rc = np.zeros(n)
+        np.add.at(rc, hu, -z_u)
+        np.add.at(rc, hl, z_l)
+        out.duals = d
+        out.reduced_costs = ComponentMap((v, float(sign * r)) for v, r in zip(cols, rc))
     out.solve_s = time.perf_counter() - t0
     return out

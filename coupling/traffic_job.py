@@ -1,0 +1,99 @@
+"""Traffic-only job (``evtp traffic``): EV routing and charging against the case's energy
+prices, no grid: minimise w * vehicle-steps + arrival penalty + sum price * charging energy."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pyomo.environ as pyo
+
+from cases.case import Case, CaseError
+from coupling.runfolder import Run
+from power.solve import solve
+from traffic.dta import DtaOptions, add_linear_dta, traffic_cost_expr
+from traffic.paths import PathSet, k_shortest_paths
+from traffic.results import dta_results
+
+
+def dta_options(case: Case) -> DtaOptions:
+    """DTA parameters from ``[parameters]`` (defaults of :class:`DtaOptions` when absent)."""
+    d = DtaOptions()
+    delay = case.parameters.get("max_delay_steps")
+    return DtaOptions(
+        cost_per_vehicle_step=case.parameter("cost_per_vehicle_step", d.cost_per_vehicle_step),
+        soc_min=case.parameter("soc_min", d.soc_min),
+        soc_max=case.parameter("soc_max", d.soc_max),
+        penalty_per_vehicle=case.parameter("penalty_per_vehicle", d.penalty_per_vehicle),
+        max_delay_steps=None if delay is None else int(delay),
+    )
+
+
+def case_paths(case: Case) -> PathSet:
+    """k shortest paths per OD (``[parameters] k_paths``, default 3) plus station paths."""
+    tr = case.traffic
+    if tr is None:
+        raise CaseError(f"case {case.name!r} has no road network (traffic/ files)")
+    k = int(case.parameter("k_paths", 3))
+    return k_shortest_paths(
+        tr.network, tr.demand, k, tr.stations, soc_min=dta_options(case).soc_min
+    )
+
+
+def add_case_dta(blk: pyo.Block, case: Case, paths: PathSet, aggregators=None) -> None:
+    """The case's DTA block (optionally for some aggregators only)."""
+    tr = case.traffic
+    assert tr is not None
+    add_linear_dta(
+        blk,
+        tr.network,
+        tr.stations,
+        tr.demand,
+        paths,
+        case.time.steps,
+        case.time.dt_h,
+        case.parameter("battery_kwh", 60.0),
+        dta_options(case),
+        aggregators=aggregators,
+    )
+
+
+def run_traffic(case: Case, *, command: str = "traffic") -> Run:
+    """Solve the traffic-only problem of ``case`` and return its run (tables and summary)."""
+    t0 = time.perf_counter()
+    paths = case_paths(case)
+    m = pyo.ConcreteModel(name=f"traffic-{case.name}")
+    m.dta = pyo.Block()
+    add_case_dta(m.dta, case, paths)
+    price = case.feeder.price_per_kwh
+    m.obj = pyo.Objective(expr=traffic_cost_expr(m.dta, price))
+    t1 = time.perf_counter()
+    res = solve(m, duals=False)
+    r = dta_results(m.dta)
+    charging_cost = float(
+        sum(
+            price[t] * case.time.dt_h * pyo.value(m.dta.station_p_kw[y, t])
+            for y in m.dta.dta_index.stations
+            for t in range(case.time.steps)
+        )
+    )
+    summary: dict[str, Any] = {
+        "case": case.name,
+        "command": command,
+        "parameters": dict(case.parameters),
+        "objective": res.objective,
+        "status": res.status,
+        "vehicles_departed": r.vehicles_departed,
+        "vehicles_arrived": r.vehicles_arrived,
+        "arrival_shortfall": r.arrival_shortfall,
+        "arrival_penalty": r.arrival_penalty,
+        "travel_cost": r.travel_cost,
+        "charging_cost": charging_cost,
+        "paths": len(paths.paths),
+        "build_s": t1 - t0,
+        "solve_s": res.solve_s,
+        "handover_s": res.handover_s,
+    }
+    return Run(
+        summary=summary, tables={"paths": r.paths, "segments": r.segments, "stations": r.stations}
+    )
