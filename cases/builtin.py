@@ -8,12 +8,19 @@ from pathlib import Path
 from cases.case import Case, CaseError
 from cases.folder import read_case
 from cases.ieee33 import build_ieee33
+from cases.tn20_dn17 import build_tn20_dn17
 
 BUILTIN: dict[str, tuple[str, Callable[[], Case]]] = {
     "ieee33": (
         "IEEE 33-bus feeder (pandapower case33bw, tie lines open), 24 hourly steps, shared "
         "daily load profile, Nordic-like prices, 0.9-1.1 pu, +-10 % load uncertainty",
         build_ieee33,
+    ),
+    "tn20-dn17": (
+        "seed 003 rebuilt: 20-node road network (T1..T20), 17-node feeder with station lines "
+        "E5-F1..F4 (800/300/750/350 kW), 2 x 5000 EVs, 24 hourly steps, +-10 % uncertainty, "
+        "Gamma = 1 (default case of evtp tariff)",
+        build_tn20_dn17,
     ),
 }
 

@@ -27,6 +27,8 @@ from robust.sets import RobustSetError
 from robust.uncertainty import UncertaintyDataError
 from traffic.network import TrafficDataError
 
+DEFAULT_CASE = "tn20-dn17"  # seed 003
+
 INPUT_ERRORS: tuple[type[Exception], ...] = (
     CaseError,
     FeederDataError,
@@ -75,6 +77,10 @@ def _finish(run: Run, out: Path) -> None:
             "vehicles_arrived",
             "travel_cost",
             "charging_cost",
+            "centralised_objective",
+            "decentralised_objective",
+            "iterations",
+            "converged",
             "max_line_loading",
             "max_line_loading_ac",
             "min_voltage_pu",
@@ -230,6 +236,66 @@ def traffic(case: str, out: str | None) -> None:
     c = load_case(case)
     click.echo(f"traffic assignment of {c.name}: {c.time.steps} steps")
     _finish(run_traffic(c, command=" ".join(["evtp", *sys.argv[1:]])), target)
+
+
+@main.command()
+@click.argument("case", required=False, default=DEFAULT_CASE)
+@click.option("--out", type=click.Path(), help="Run folder (default runs/CASE-tariff).")
+@click.option("--gamma", type=float, help="Robust budget (default: the case's [robust] gamma).")
+@click.option(
+    "--uncertainty-set",
+    type=click.Choice(["node", "budget"]),
+    default="node",
+    show_default=True,
+    help="node: per-node Gamma in [0, 1] (seed 003); budget: Bertsimas-Sim Gamma in [0, n].",
+)
+@click.option(
+    "--mechanism",
+    type=click.Choice(["dlmp", "subgradient"]),
+    default="dlmp",
+    show_default=True,
+    help="dlmp: start from the DSO's DLMPs (seed 003); subgradient: from zero (seed 000).",
+)
+@click.option("--samples", type=int, default=200, show_default=True, help="Out-of-sample draws.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
+@click.option("--max-iter", type=int, default=30, show_default=True, help="Loop iterations.")
+@click.option(
+    "--step-kw",
+    type=float,
+    default=1e-3,
+    show_default=True,
+    help="Subgradient step for flow limits (currency/kWh per kW of excess).",
+)
+@_guard
+def tariff(
+    case: str,
+    out: str | None,
+    gamma: float | None,
+    uncertainty_set: str,
+    mechanism: str,
+    samples: int,
+    seed: int,
+    max_iter: int,
+    step_kw: float,
+) -> None:
+    """Robust dynamic tariffs: DSO problem, DLMP tariffs and the DSO-aggregator loop."""
+    from coupling.loop import LoopOptions
+    from coupling.tariff_job import TariffOptions, run_tariff
+
+    target = _out_folder(out, case, "tariff")
+    c = load_case(case)
+    opts = TariffOptions(
+        gamma=gamma,
+        uncertainty_set=uncertainty_set,
+        mechanism=mechanism,
+        samples=samples,
+        seed=seed,
+        loop=LoopOptions(max_iter=max_iter, step_kw=step_kw),
+    )
+    g = c.gamma if gamma is None else gamma
+    click.echo(f"tariff of {c.name}: gamma {g}, {mechanism} mechanism, {c.time.steps} steps")
+    run = run_tariff(c, opts, command=" ".join(["evtp", *sys.argv[1:]]), progress=click.echo)
+    _finish(run, target)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,209 @@
+"""The DSO-aggregator tariff loop (DESIGN §4.6).
+
+State: prices of the grid limits, in currency/kWh per unit of the limited quantity —
+``mu_up``/``mu_down`` (lines x steps) for the upper/lower downstream-flow limits and
+``nu_low``/``nu_high`` (buses x steps) for the lower/upper squared-voltage limits. The
+tariff at bus j is ``R_j = sum_l D[l, j] (mu_up - mu_down)_l + 2 sum_k R[k, j] (nu_low -
+nu_high)_k`` — exactly the congestion + voltage parts of the DLMP when the prices are the
+DSO's bound duals (see :mod:`power.dlmp`).
+
+Loop: tariffs -> every EVA solves its own problem -> the sum of their station loads is
+evaluated on the (robust) grid with the sensitivity maps -> if a limit is exceeded by more
+than the tolerance, projected subgradient step on every limit price,
+``mu <- [mu + alpha_k * (quantity - limit)]^+`` with ``alpha_k = alpha`` (constant, seed 000)
+or ``alpha / sqrt(k)`` (diminishing) -> repeat. Stop when no limit is exceeded.
+
+Mechanisms: ``dlmp`` (seed 003) starts from the DSO's centralised duals; ``subgradient``
+(seed 000) starts from zero prices and never solves a DSO model of the aggregators.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from power.feeder import Feeder
+from power.sensitivity import Sensitivities
+
+
+@dataclass(frozen=True)
+class LoopOptions:
+    """Loop configuration.
+
+    step_kw : alpha for flow limits (currency/kWh per kW of excess).
+    step_w : alpha for voltage limits (currency/kWh per pu^2 of excess).
+    step_rule : 'constant' (seed 000) or 'diminishing' (alpha / sqrt(k)).
+    tol_kw, tol_w : violation tolerances (kW, pu^2).
+    max_iter : iterations at most.
+    """
+
+    step_kw: float = 1e-3
+    step_w: float = 50.0
+    step_rule: Literal["constant", "diminishing"] = "constant"
+    tol_kw: float = 0.5
+    tol_w: float = 1e-5
+    max_iter: int = 30
+
+
+@dataclass
+class LimitPrices:
+    """Prices of the grid limits (see module docstring)."""
+
+    mu_up: np.ndarray
+    mu_down: np.ndarray
+    nu_low: np.ndarray
+    nu_high: np.ndarray
+
+    @classmethod
+    def zeros(cls, n_lines: int, n_buses: int, steps: int) -> LimitPrices:
+        z_l, z_b = np.zeros((n_lines, steps)), np.zeros((n_buses, steps))
+        return cls(z_l, z_l.copy(), z_b, z_b.copy())
+
+    @classmethod
+    def from_reduced_costs(cls, rc_p: np.ndarray, rc_w: np.ndarray, dt_h: float) -> LimitPrices:
+        """From the reduced costs of the downstream flows and squared voltages (per step)."""
+        return cls(
+            np.maximum(-rc_p, 0.0) / dt_h,
+            np.maximum(rc_p, 0.0) / dt_h,
+            np.maximum(rc_w, 0.0) / dt_h,
+            np.maximum(-rc_w, 0.0) / dt_h,
+        )
+
+    def bus_tariff(self, sens: Sensitivities) -> np.ndarray:
+        """Tariff per bus and step (currency/kWh), congestion + voltage parts."""
+        cong = sens.downstream.T @ (self.mu_up - self.mu_down)
+        volt = 2.0 * sens.r_shared.T @ (self.nu_low - self.nu_high)
+        return np.asarray(cong) + volt
+
+
+@dataclass(frozen=True)
+class GridLimits:
+    """Effective (robust) limits: flow_up, flow_down (lines x steps, kW, >= 0 magnitudes),
+    w_min, w_max (buses x steps, pu^2); ``free`` marks buses without voltage limits."""
+
+    flow_up: np.ndarray
+    flow_down: np.ndarray
+    w_min: np.ndarray
+    w_max: np.ndarray
+    free: np.ndarray
+
+
+def grid_limits(feeder: Feeder, margins) -> GridLimits:
+    """Limits of the LinDistFlow block tightened by ``margins`` (or not, when None)."""
+    fmax = feeder.line_p_max_kw
+    vmin2 = np.repeat(feeder.buses["v_min_pu"].to_numpy(float)[:, None] ** 2, feeder.steps, 1)
+    vmax2 = np.repeat(feeder.buses["v_max_pu"].to_numpy(float)[:, None] ** 2, feeder.steps, 1)
+    free = np.zeros(len(feeder.bus_ids), bool)
+    free[feeder.tree.slack] = True
+    if margins is None:
+        return GridLimits(fmax, fmax.copy(), vmin2, vmax2, free)
+    return GridLimits(
+        fmax - margins.flow_up_kw,
+        fmax - margins.flow_down_kw,
+        vmin2 + margins.w_low,
+        vmax2 - margins.w_high,
+        free,
+    )
+
+
+@dataclass(frozen=True)
+class GridEvaluation:
+    """Downstream flows (kW), squared voltages (pu^2) and excesses of a net-load schedule."""
+
+    flow_kw: np.ndarray
+    w: np.ndarray
+    ex_up: np.ndarray
+    ex_down: np.ndarray
+    ex_low: np.ndarray
+    ex_high: np.ndarray
+
+    @property
+    def max_flow_excess_kw(self) -> float:
+        return float(max(self.ex_up.max(initial=0.0), self.ex_down.max(initial=0.0)))
+
+    @property
+    def max_w_excess(self) -> float:
+        return float(max(self.ex_low.max(initial=0.0), self.ex_high.max(initial=0.0)))
+
+
+def evaluate(
+    feeder: Feeder, sens: Sensitivities, lim: GridLimits, ev_bus_kw: np.ndarray
+) -> GridEvaluation:
+    """Evaluate base load plus EV load per bus (buses x steps, kW) on the linear grid."""
+    p = feeder.load_p_kw - feeder.renewable_p_kw() + ev_bus_kw
+    q = feeder.load_q_kvar
+    flow = np.asarray(sens.downstream @ p)
+    w = sens.squared_voltages(p, q, feeder.v_slack_pu)
+    ex_low = lim.w_min - w
+    ex_high = w - lim.w_max
+    ex_low[lim.free] = ex_high[lim.free] = -np.inf
+    return GridEvaluation(flow, w, flow - lim.flow_up, -flow - lim.flow_down, ex_low, ex_high)
+
+
+@dataclass
+class LoopResult:
+    """Outcome of the loop: final prices and tariffs, EVA responses, iteration history."""
+
+    prices: LimitPrices
+    bus_tariff: np.ndarray
+    responses: dict
+    history: list[dict] = field(default_factory=list)
+    converged: bool = False
+
+
+def run_loop(
+    feeder: Feeder,
+    sens: Sensitivities,
+    lim: GridLimits,
+    prices: LimitPrices,
+    respond: Callable[[np.ndarray], tuple[np.ndarray, dict]],
+    opts: LoopOptions,
+    progress: Callable[[dict], None] | None = None,
+) -> LoopResult:
+    """Iterate tariffs and aggregator responses until no grid limit is exceeded.
+
+    ``respond(bus_tariff)`` solves every aggregator against the tariff per bus and step
+    (currency/kWh) and returns the summed EV load per bus and step (kW) and the responses.
+    """
+    history: list[dict] = []
+    converged = False
+    responses: dict = {}
+    tariff = prices.bus_tariff(sens)
+    for k in range(1, opts.max_iter + 1):
+        t0 = time.perf_counter()
+        ev_bus, responses = respond(tariff)
+        t1 = time.perf_counter()
+        ev = evaluate(feeder, sens, lim, ev_bus)
+        violated = ev.max_flow_excess_kw > opts.tol_kw or ev.max_w_excess > opts.tol_w
+        change = 0.0
+        if violated and k < opts.max_iter:
+            a = 1.0 if opts.step_rule == "constant" else 1.0 / np.sqrt(k)
+            prices.mu_up = np.maximum(prices.mu_up + a * opts.step_kw * ev.ex_up, 0.0)
+            prices.mu_down = np.maximum(prices.mu_down + a * opts.step_kw * ev.ex_down, 0.0)
+            low = np.where(np.isfinite(ev.ex_low), ev.ex_low, 0.0)
+            high = np.where(np.isfinite(ev.ex_high), ev.ex_high, 0.0)
+            prices.nu_low = np.maximum(prices.nu_low + a * opts.step_w * low, 0.0)
+            prices.nu_high = np.maximum(prices.nu_high + a * opts.step_w * high, 0.0)
+            new = prices.bus_tariff(sens)
+            change = float(np.abs(new - tariff).max(initial=0.0))
+        row = {
+            "iteration": k,
+            "max_violation": ev.max_flow_excess_kw,
+            "max_voltage_violation_pu2": ev.max_w_excess,
+            "price_change": change,
+            "eva_s": t1 - t0,
+            "wall_s": time.perf_counter() - t0,
+        }
+        history.append(row)
+        if progress is not None:
+            progress(row)
+        if not violated:
+            converged = True
+            break
+        if k < opts.max_iter:
+            tariff = new
+    return LoopResult(prices, tariff, responses, history, converged)

@@ -1,0 +1,216 @@
+"""The main job (``evtp tariff``): robust DLMP-based dynamic tariffs and the DSO-EVA loop."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pyomo.environ as pyo
+
+from cases.case import Case
+from coupling.dso import (
+    MarketParams,
+    aggregators,
+    build_dso,
+    build_eva,
+    station_bus,
+    station_ids,
+    station_loads,
+)
+from coupling.grid_jobs import grid_summary, grid_tables, out_of_sample
+from coupling.loop import (
+    LimitPrices,
+    LoopOptions,
+    evaluate,
+    grid_limits,
+    run_loop,
+)
+from coupling.robust_grid import grid_margins
+from coupling.runfolder import Run
+from coupling.traffic_job import case_paths
+from power.ac_check import ac_check
+from power.dlmp import dlmp_arrays, dual_matrix
+from power.results import GridState
+from power.sensitivity import sensitivities
+from power.solve import solve
+from robust.sets import SetKind
+from traffic.results import dta_results
+
+
+@dataclass(frozen=True)
+class TariffOptions:
+    """Options of the tariff job: robust budget, set, mechanism and loop settings."""
+
+    gamma: float | None = None
+    uncertainty_set: SetKind = "node"
+    mechanism: Literal["dlmp", "subgradient"] = "dlmp"
+    samples: int = 0
+    seed: int = 0
+    loop: LoopOptions = LoopOptions()
+
+
+def ev_cost(
+    travel: float, penalty: float, loads: np.ndarray, price: np.ndarray, mp: MarketParams, dt: float
+) -> tuple[float, float]:
+    """(travel cost incl. arrival penalty, charging cost) of a schedule, currency.
+
+    charging = sum_t (c_t + beta P_t) P_t dt + eps dt sum_{y,t} p_{y,t}^2 with ``loads``
+    (stations x steps, kW) and ``P_t`` their sum (seed 003's C_C&D plus the uniqueness term).
+    """
+    total = loads.sum(axis=0)
+    charging = float(
+        ((price + mp.beta * total) * total).sum() * dt + mp.eps * dt * (loads**2).sum()
+    )
+    return travel + penalty, charging
+
+
+def run_tariff(
+    case: Case,
+    opts: TariffOptions = TariffOptions(),
+    *,
+    command: str = "tariff",
+    progress: Callable[[str], None] | None = None,
+) -> Run:
+    """DSO problem -> tariffs -> EVA responses -> loop; tables and summary of DESIGN §5."""
+    say = progress or (lambda _: None)
+    f = case.feeder
+    steps, dt = case.time.steps, case.time.dt_h
+    gamma = case.gamma if opts.gamma is None else opts.gamma
+    mp = MarketParams.from_case(case)
+    stations, bus_of = station_ids(case), station_bus(case)
+    aggs = aggregators(case)
+    price = f.price_per_kwh
+
+    t0 = time.perf_counter()
+    sens = sensitivities(f)
+    margins = grid_margins(f, sens, case.uncertainty, gamma, opts.uncertainty_set)
+    paths = case_paths(case)
+    dso = build_dso(case, paths, margins, mp)
+    evas = {a: build_eva(case, paths, a, mp) for a in aggs}
+    t1 = time.perf_counter()
+    res = solve(dso)
+    t2 = time.perf_counter()
+    say(f"DSO problem solved: objective {res.objective:.2f} ({t2 - t1:.2f} s)")
+    d = dlmp_arrays(dso.grid, f, sens, res.duals, res.reduced_costs)
+    central_loads = station_loads(dso.station_p_kw, stations, steps)
+    c_travel = sum(
+        pyo.value(dso.eva[a].travel_cost) + pyo.value(dso.eva[a].arrival_penalty) for a in aggs
+    )
+    central = ev_cost(c_travel, 0.0, central_loads, price, mp, dt)
+
+    if opts.mechanism == "dlmp":
+        rc_p = dual_matrix(dso.grid.p, f.line_ids, steps, res.reduced_costs)
+        rc_w = dual_matrix(dso.grid.w, f.bus_ids, steps, res.reduced_costs)
+        rc_w[f.tree.slack] = 0.0
+        prices = LimitPrices.from_reduced_costs(rc_p, rc_w, dt)
+    else:
+        prices = LimitPrices.zeros(len(f.line_ids), len(f.bus_ids), steps)
+    bus_idx = np.array([f.bus_pos[bus_of[y]] for y in stations], dtype=int)
+
+    def respond(bus_tariff: np.ndarray) -> tuple[np.ndarray, dict]:
+        ev_bus = np.zeros((len(f.bus_ids), steps))
+        out = {}
+        for a, m in evas.items():
+            for i, y in enumerate(stations):
+                for t in range(steps):
+                    m.tariff[y, t] = float(bus_tariff[bus_idx[i], t])
+            r = solve(m, duals=False)
+            loads = station_loads(m.dta.station_p_kw, stations, steps)
+            np.add.at(ev_bus, bus_idx, loads)
+            out[a] = (r, loads)
+        return ev_bus, out
+
+    lim = grid_limits(f, margins)
+
+    def report(row: dict) -> None:
+        say(
+            f"iteration {row['iteration']}: max violation {row['max_violation']:.3f} kW, "
+            f"price change {row['price_change']:.4g} ({row['wall_s']:.2f} s)"
+        )
+
+    loop = run_loop(f, sens, lim, prices, respond, opts.loop, report)
+    t3 = time.perf_counter()
+
+    # final schedule: the aggregators' last responses
+    loads = sum(loop.responses[a][1] for a in aggs)
+    dres = {a: dta_results(evas[a].dta) for a in aggs}
+    d_travel = sum(r.travel_cost + r.arrival_penalty for r in dres.values())
+    decentral = ev_cost(d_travel, 0.0, loads, price, mp, dt)
+    ev_bus = np.zeros((len(f.bus_ids), steps))
+    np.add.at(ev_bus, bus_idx, loads)
+    ev = evaluate(f, sens, lim, ev_bus)
+    p_net = f.load_p_kw - f.renewable_p_kw() + ev_bus
+    state = GridState(
+        p_kw=f.tree.sign[:, None] * ev.flow_kw,
+        q_kvar=f.tree.sign[:, None] * np.asarray(sens.downstream @ f.load_q_kvar),
+        v_pu=np.sqrt(ev.w),
+        p_net_kw=p_net,
+        q_net_kvar=f.load_q_kvar,
+    )
+    ac = ac_check(f, state.p_net_kw, state.q_net_kvar)
+    oos = (
+        out_of_sample(case, state, sens, gamma, opts.uncertainty_set, opts.samples, opts.seed)
+        if opts.samples
+        else {}
+    )
+
+    n_y = len(stations)
+    tariffs = pd.DataFrame(
+        {
+            "station": np.repeat(stations, steps),
+            "bus": np.repeat([bus_of[y] for y in stations], steps),
+            "t": np.tile(np.arange(steps), n_y),
+            **{k: d[k][bus_idx].reshape(-1) for k in ("dlmp", "energy", "congestion", "voltage")},
+            "tariff": loop.bus_tariff[bus_idx].reshape(-1),
+        }
+    )
+    st_tab = (
+        pd.concat([r.stations for r in dres.values()])
+        .groupby(["station", "t"], as_index=False, sort=False)[["queued", "charging", "p_kw"]]
+        .sum()
+    )
+    tables = grid_tables(f, state, ac) | {
+        "tariffs": tariffs,
+        "stations": st_tab,
+        "paths": pd.concat([r.paths for r in dres.values()], ignore_index=True),
+        "loop": pd.DataFrame(loop.history),
+    }
+    summary: dict[str, Any] = (
+        {
+            "case": case.name,
+            "command": command,
+            "parameters": {
+                "gamma": gamma,
+                "uncertainty_set": opts.uncertainty_set,
+                "mechanism": opts.mechanism,
+                "beta": mp.beta,
+                "eps": mp.eps,
+                "step_kw": opts.loop.step_kw,
+                "step_w": opts.loop.step_w,
+                "step_rule": opts.loop.step_rule,
+                "samples": opts.samples,
+                "seed": opts.seed,
+            },
+            "objective": sum(decentral),
+            "travel_cost": decentral[0],
+            "charging_cost": decentral[1],
+            "centralised_objective": sum(central),
+            "decentralised_objective": sum(decentral),
+            "iterations": len(loop.history),
+            "converged": loop.converged,
+            "status": res.status,
+            "aggregators": len(aggs),
+            "build_s": t1 - t0,
+            "solve_s": (t2 - t1) + sum(r["eva_s"] for r in loop.history),
+            "dso_solve_s": t2 - t1,
+            "loop_s": t3 - t2,
+            "max_station_load_gap_kw": float(np.abs(loads - central_loads).max(initial=0.0)),
+        }
+        | grid_summary(f, state, ac)
+        | oos
+    )
+    return Run(summary=summary, tables=tables)
