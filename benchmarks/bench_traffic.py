@@ -4,6 +4,12 @@ Sioux Falls with 1 % of the trips as EVs, k = 3 paths per OD, 96 steps of 15 min
 fast-charging stations at the nodes with the most trip ends, energy price only (no grid).
 Prints build and solve times (s) and the model size as a table.
 
+Defaults: mean departure SOC 0.3, stops only on paths of ODs that may need charging
+(``--stops all`` lets every path stop at every station on it: ~1.7x the rows, ~2x the solve
+time), flows at most 4 steps (1 h) later than free flow, HiGHS interior point without
+crossover (dual simplex is several times slower on this degenerate LP). "solve s" includes
+Pyomo's hand-over of the model to HiGHS (about a quarter of it).
+
 Run: ``/work/venv/bin/python benchmarks/bench_traffic.py [--max-delay STEPS]``.
 """
 

@@ -125,7 +125,14 @@ def build_tntp_case(
             )
         )
     net_name = Path(net_file).name.removesuffix("_net.tntp")
-    params = dict(feeder_case.parameters) | {"battery_kwh": battery_kwh}
+    # keep TNTP-size models tractable: stops only on trips that may need charging, flows at
+    # most 4 steps later than free flow (see benchmarks/bench_traffic.py)
+    params = dict(feeder_case.parameters) | {
+        "battery_kwh": battery_kwh,
+        "path_stops": "needed",
+        "max_delay_steps": 4,
+        "penalty_per_vehicle": 1000.0,
+    }
     return replace(
         feeder_case,
         name=name or f"{net_name}-{feeder_case.name}",

@@ -298,5 +298,37 @@ def tariff(
     _finish(run, target)
 
 
+@main.command()
+@click.argument("case")
+@click.option("--param", "param", required=True, help="NAME=start:stop:step, e.g. gamma=0:1:0.25.")
+@click.option("--out", required=True, type=click.Path(), help="Sweep folder.")
+@click.option("--workers", type=int, default=2, show_default=True, help="Local Dask workers.")
+@click.option("--scheduler", help="Address of a running Dask scheduler (instead of local).")
+@click.option("--samples", type=int, default=0, show_default=True, help="Out-of-sample draws.")
+@_guard
+def sweep(
+    case: str, param: str, out: str, workers: int, scheduler: str | None, samples: int
+) -> None:
+    """Tariff runs over a parameter range on Dask: one run folder per point + sweep.csv."""
+    from coupling.sweep import run_sweep
+
+    target = Path(out)
+    if target.exists() and not (target / "sweep.csv").is_file():
+        raise FileExistsError(f"{target}: exists and is not a sweep folder (choose another --out)")
+    where = scheduler or f"a local cluster of {workers} workers"
+    click.echo(f"sweep of {case} over {param} on {where}")
+    table = run_sweep(
+        case,
+        param,
+        target,
+        workers=workers,
+        scheduler=scheduler,
+        samples=samples,
+        progress=click.echo,
+    )
+    click.echo(table.drop(columns="sweep_wall_s").to_string(index=False))
+    click.echo(f"wrote {target} ({table.sweep_wall_s.iloc[0]:.1f} s)")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -68,7 +68,9 @@ def run_traffic(case: Case, *, command: str = "traffic") -> Run:
     price = case.feeder.price_per_kwh
     m.obj = pyo.Objective(expr=traffic_cost_expr(m.dta, price))
     t1 = time.perf_counter()
-    res = solve(m, duals=False)
+    # interior point without crossover: several times faster than dual simplex on this
+    # degenerate LP (benchmarks/bench_traffic.py); no duals are needed here
+    res = solve(m, duals=False, solver="ipm", run_crossover="off")
     r = dta_results(m.dta)
     charging_cost = float(
         sum(

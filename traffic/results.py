@@ -99,7 +99,7 @@ def dta_results(blk: pyo.Block) -> TrafficResults:
 
     # segments: inflow / outflow are the flows at the element's two boundaries
     seg_ids = list(idx.segment_free_flow)
-    flows = v[v["kind"] == "flow"].set_index(["path", "boundary", "t"])["vehicles"]
+    flows = v[v["kind"] == "flow"].set_index(["path", "boundary", "t"])["vehicles"].sort_index()
     rows_in, rows_out = [], []
     for p in idx.paths.paths:
         for e, (kind, eid) in enumerate(p.elements()):

@@ -1,0 +1,159 @@
+"""Parameter sweeps of the tariff job on Dask (``evtp sweep``).
+
+Each point is one independent ``evtp tariff`` run with one parameter changed: ``gamma`` (the
+robust budget) or any scalar of the case's ``[parameters]`` (e.g. ``beta``, ``eps``). Points
+run on a Dask ``LocalCluster`` of ``workers`` single-threaded processes, or on a running
+scheduler when its address is given (start one with ``dask scheduler`` and workers with
+``dask worker ADDRESS --nthreads 1`` on each machine; every worker needs evtp installed and
+the case folder at the same path). Results do not depend on where a point runs.
+
+The sweep folder holds one run folder per point (``gamma=0.5/``) and ``sweep.csv`` with the
+headline figures of every point; it is written atomically like every run folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cases.builtin import load_case
+from cases.case import Case, CaseError
+from coupling.runfolder import write_run
+
+SWEEP_COLUMNS = (
+    "objective",
+    "travel_cost",
+    "charging_cost",
+    "centralised_objective",
+    "iterations",
+    "converged",
+    "max_line_loading",
+    "min_voltage_pu",
+    "oos_violation_rate",
+    "build_s",
+    "solve_s",
+)
+
+
+def parse_param(spec: str) -> tuple[str, list[float]]:
+    """``NAME=start:stop:step`` (stop included) or ``NAME=v1,v2,...`` -> (name, values)."""
+    if "=" not in spec:
+        raise CaseError(f"--param {spec!r}: expected NAME=start:stop:step or NAME=v1,v2,...")
+    name, rng = spec.split("=", 1)
+    try:
+        if ":" in rng:
+            start, stop, step = (float(x) for x in rng.split(":"))
+            if step <= 0 or stop < start:
+                raise ValueError
+            n = int(np.floor((stop - start) / step + 1e-9)) + 1
+            values = [round(start + i * step, 12) for i in range(n)]
+        else:
+            values = [float(x) for x in rng.split(",")]
+    except ValueError:
+        raise CaseError(
+            f"--param {spec!r}: the range must be start:stop:step with step > 0"
+        ) from None
+    return name.strip(), values
+
+
+def with_param(case: Case, name: str, value: float) -> Case:
+    """``case`` with ``gamma`` or ``[parameters] name`` set to ``value``."""
+    if name == "gamma":
+        return replace(case, gamma=value)
+    if name not in case.parameters:
+        known = ", ".join(["gamma", *sorted(case.parameters)])
+        raise CaseError(f"--param {name}: not a parameter of case {case.name!r} ({known})")
+    return replace(case, parameters={**case.parameters, name: value})
+
+
+def point_label(name: str, value: float) -> str:
+    return f"{name}={value:g}"
+
+
+def run_point(case_spec: str, name: str, value: float, folder: str, samples: int) -> dict[str, Any]:
+    """One sweep point: run the tariff job and write its run folder; return the sweep row."""
+    from coupling.tariff_job import TariffOptions, run_tariff
+
+    case = with_param(load_case(case_spec), name, value)
+    run = run_tariff(
+        case, TariffOptions(samples=samples), command=f"evtp sweep {point_label(name, value)}"
+    )
+    write_run(run, Path(folder) / point_label(name, value))
+    row = {name: value}
+    row.update({k: run.summary.get(k) for k in SWEEP_COLUMNS})
+    return row
+
+
+def _warm_up(case_spec: str) -> None:
+    """Import the model stack and build the case once in a worker process."""
+    import coupling.tariff_job  # noqa: F401
+
+    load_case(case_spec)
+
+
+def run_sweep(
+    case_spec: str,
+    param: str,
+    out: str | Path,
+    *,
+    workers: int = 2,
+    scheduler: str | None = None,
+    samples: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """Run every point of ``param`` on Dask and write the sweep folder ``out`` atomically."""
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    say = progress or (lambda _: None)
+    name, values = parse_param(param)
+    with_param(load_case(case_spec), name, values[0])  # fail fast on a bad name
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    spec = str(Path(case_spec).resolve()) if Path(case_spec).is_dir() else case_spec
+    cluster = None
+    try:
+        if scheduler:
+            client = Client(scheduler)
+        else:
+            cluster = LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+            )
+            client = Client(cluster)
+        # workers import the model stack before the clock starts: sweep_wall_s is the time of
+        # the runs themselves, comparable between worker counts
+        client.run(_warm_up, spec)
+        t0 = time.perf_counter()
+        futures = [
+            client.submit(run_point, spec, name, v, str(tmp), samples, pure=False) for v in values
+        ]
+        rows = []
+        for i, fut in enumerate(as_completed(futures), 1):
+            row = fut.result()
+            rows.append(row)
+            say(
+                f"[{i}/{len(values)}] {point_label(name, row[name])}: objective {row['objective']:.2f}"
+            )
+        client.close()
+        table = pd.DataFrame(rows).sort_values(name, ignore_index=True)
+        table["sweep_wall_s"] = time.perf_counter() - t0
+        table.to_csv(tmp / "sweep.csv", index=False, lineterminator="\n", float_format="%.10g")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+        return table
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        if cluster is not None:
+            cluster.close()
