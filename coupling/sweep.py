@@ -140,9 +140,8 @@ def run_sweep(
         for i, fut in enumerate(as_completed(futures), 1):
             row = fut.result()
             rows.append(row)
-            say(
-                f"[{i}/{len(values)}] {point_label(name, row[name])}: objective {row['objective']:.2f}"
-            )
+            label = point_label(name, row[name])
+            say(f"[{i}/{len(values)}] {label}: objective {row['objective']:.2f}")
         client.close()
         table = pd.DataFrame(rows).sort_values(name, ignore_index=True)
         table["sweep_wall_s"] = time.perf_counter() - t0
