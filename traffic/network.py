@@ -359,7 +359,11 @@ def _read(folder: Path, table: str) -> pd.DataFrame:
     if not path.exists():
         raise TrafficDataError(f"{rel}: file not found in {folder}")
     return pd.read_csv(
-        path, dtype={c: str for c in ids}, keep_default_na=False, na_values={"x": [""], "y": [""]}
+        path,
+        dtype={c: str for c in ids},
+        keep_default_na=False,
+        na_values={"x": [""], "y": [""]},
+        float_precision="round_trip",
     )
 
 
