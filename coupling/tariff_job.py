@@ -118,7 +118,7 @@ def run_tariff(
             for i, y in enumerate(stations):
                 for t in range(steps):
                     m.tariff[y, t] = float(bus_tariff[bus_idx[i], t])
-            r = solve(m, duals=False)
+            r = solve(m, duals=False, reuse=True)
             loads = station_loads(m.dta.station_p_kw, stations, steps)
             np.add.at(ev_bus, bus_idx, loads)
             out[a] = (r, loads)

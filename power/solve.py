@@ -71,9 +71,15 @@ def solve(
     *,
     duals: bool = True,
     method: Literal["auto", "direct", "qp", "pyomo"] = "auto",
+    reuse: bool = False,
     **options: Any,
 ) -> SolveResult:
     """Solve ``model`` with HiGHS (LP or convex QP); load the primal solution and the duals.
+
+    ``reuse=True`` (QP path) keeps the compiled constraint matrices on the model and re-reads
+    only the objective on later calls: for re-solves in which only objective coefficients
+    (e.g. mutable tariff parameters) change, as in the tariff loop. Do not change constraints
+    or bounds of a model solved with ``reuse=True``.
 
     Raises
     ------
@@ -86,7 +92,7 @@ def solve(
     if method == "direct":
         return _solve_direct(model, duals, options)
     if method == "qp":
-        return _solve_qp(model, duals)
+        return _solve_qp(model, duals, reuse)
     return _solve_pyomo(model, duals, options)
 
 
@@ -172,7 +178,7 @@ def _compile_constraints(model: pyo.ConcreteModel, obj: pyo.Objective, qvars: li
         obj.activate()
 
 
-def _solve_qp(model: pyo.ConcreteModel, duals: bool) -> SolveResult:
+def _solve_qp(model: pyo.ConcreteModel, duals: bool, reuse: bool = False) -> SolveResult:
     """Convex QP: min 1/2 x'Px + c'x s.t. rows and bounds, by Clarabel (interior point)."""
     t0 = time.perf_counter()
     (obj,) = list(model.component_data_objects(pyo.Objective, active=True))
@@ -183,7 +189,10 @@ def _solve_qp(model: pyo.ConcreteModel, duals: bool) -> SolveResult:
             id(v): v for v in list(repn.linear_vars) + [v for p in repn.quadratic_vars for v in p]
         }.values()
     )
-    info = _compile_constraints(model, obj, qvars)
+    cached = getattr(model, "_evtp_compiled", None) if reuse else None
+    info = cached if cached is not None else _compile_constraints(model, obj, qvars)
+    if reuse:
+        model._evtp_compiled = info
     cols = info.columns
     pos = {id(v): i for i, v in enumerate(cols)}
     n = len(cols)
