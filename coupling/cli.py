@@ -156,10 +156,16 @@ def check(case: str) -> None:
     """Validate CASE; exit 0 and print its size when it is consistent."""
     c = load_case(case)
     f = c.feeder
-    click.echo(
-        f"{c.name}: ok — {len(f.bus_ids)} buses, {len(f.line_ids)} lines, "
-        f"{f.steps} steps of {f.dt_h} h"
-    )
+    msg = f"{c.name}: ok — {len(f.bus_ids)} buses, {len(f.line_ids)} lines"
+    if c.traffic is not None:
+        tr = c.traffic
+        n_st = 0 if tr.stations is None else len(tr.stations.table)
+        msg += (
+            f", {len(tr.network.nodes)} road nodes, {len(tr.network.segments)} segments, "
+            f"{n_st} stations, {tr.demand.table.vehicles.sum():g} EVs in "
+            f"{tr.demand.table.od.nunique()} ODs"
+        )
+    click.echo(f"{msg}, {f.steps} steps of {f.dt_h} h")
 
 
 @main.command()
