@@ -10,6 +10,7 @@
   low-voltage side, ``z = vk% / 100 * vn_lv^2 / sn``, ``r = vkr% / 100 * vn_lv^2 / sn``
   (ohm), rating ``sn_mva``; magnetising branch, tap position and phase shift are neglected;
 * open line/transformer switches remove the element; closed bus-bus switches merge buses;
+  parallel branches between the same two buses become one equivalent branch;
 * loads (p, q times scaling) -> nominal bus loads; sgens -> renewables (type containing
   'WP'/'wind' -> wind, else pv); the (first) ext_grid -> slack bus and its vm_pu.
 
@@ -132,7 +133,7 @@ def from_pandapower(
             }
         )
         lines = pd.concat([lines, trafos], ignore_index=True)
-    lines = lines[lines.from_bus != lines.to_bus].reset_index(drop=True)
+    lines = _merge_parallel(lines[lines.from_bus != lines.to_bus].reset_index(drop=True))
 
     ids = buses["bus"]
 
@@ -159,6 +160,26 @@ def from_pandapower(
         slack_bus=bid(eg.bus.iloc[0]),
         v_slack_pu=float(eg.vm_pu.iloc[0]),
     )
+
+
+def _merge_parallel(lines: pd.DataFrame) -> pd.DataFrame:
+    """Replace branches between the same pair of buses by one equivalent branch: impedances
+    in parallel (complex), ratings summed, id of the first element kept."""
+    key = [tuple(sorted(p)) for p in zip(lines.from_bus, lines.to_bus)]
+    if len(set(key)) == len(key):
+        return lines
+    lines = lines.assign(_key=key)
+    rows = []
+    for _, grp in lines.groupby("_key", sort=False):
+        first = grp.iloc[0].copy()
+        if len(grp) > 1:
+            z = grp.r_ohm.to_numpy() + 1j * grp.x_ohm.to_numpy()
+            z_eq = 1.0 / np.sum(1.0 / z)
+            first["r_ohm"], first["x_ohm"] = z_eq.real, z_eq.imag
+            first["p_max_kw"] = grp.p_max_kw.sum()
+            first["s_max_kva"] = grp.s_max_kva.sum()
+        rows.append(first)
+    return pd.DataFrame(rows).drop(columns="_key").reset_index(drop=True)
 
 
 def _coords(bus: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
