@@ -55,9 +55,8 @@ def build_and_solve(feeder: Feeder) -> dict[str, float]:
         cols += [col_w(child[li], tt), col_w(parent[li], tt), col_p(li, tt)]
         vals += [np.ones(T), -np.ones(T), np.full(T, r2[li])]
     rhs_v = (-x2[:, None] * q).reshape(-1)
-    a = sp.csc_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(base + nl * T, n)
-    )
+    ijv = (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols)))
+    a = sp.csc_matrix(ijv, shape=(base + nl * T, n))
     rhs = np.concatenate([rhs_bal, rhs_v])
     fmax = feeder.line_p_max_kw.reshape(-1)
     vmin2 = np.repeat(feeder.buses["v_min_pu"].to_numpy(float) ** 2, T)
