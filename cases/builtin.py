@@ -6,11 +6,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cases.case import Case, CaseError
+from cases.cigre_mv_ev import build_cigre_mv_ev
 from cases.folder import read_case
 from cases.ieee33 import build_ieee33
 from cases.tn20_dn17 import build_tn20_dn17
 
 BUILTIN: dict[str, tuple[str, Callable[[], Case]]] = {
+    "cigre-mv-ev": (
+        "seed 002: CIGRE MV (pandapower) with the 878 EVs of Table I, 16:00-10:00 in 15-min "
+        "steps, 1 +- 0.03 pu, 3.6 kVA chargers, 40 kWh batteries (evtp strategy)",
+        build_cigre_mv_ev,
+    ),
     "ieee33": (
         "IEEE 33-bus feeder (pandapower case33bw, tie lines open), 24 hourly steps, shared "
         "daily load profile, Nordic-like prices, 0.9-1.1 pu, +-10 % load uncertainty",

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from power.feeder import Feeder
+from power.fleet import Fleet
 from robust.uncertainty import Uncertainty
 from traffic.network import RoadNetwork, Stations, TrafficDataError, TravelDemand, validate_traffic
 
@@ -40,6 +41,7 @@ class Case:
     gamma : robust budget Gamma in [0, 1] (seed 003).
     traffic : road network, stations and demand, or None for a grid-only case. Every
         station's ``bus`` must be a bus of the feeder (the station -> bus coupling).
+    fleet : stationary EVs plugged in at feeder buses (``fleet/evs.csv``), or None.
     """
 
     name: str
@@ -50,6 +52,7 @@ class Case:
     parameters: dict[str, Any] = field(default_factory=dict)
     gamma: float = 0.0
     traffic: TrafficData | None = None
+    fleet: Fleet | None = None
 
     def __post_init__(self) -> None:
         if (self.feeder.steps, self.feeder.dt_h) != (self.time.steps, self.time.dt_h):
@@ -57,6 +60,8 @@ class Case:
         if not 0.0 <= self.gamma <= 1.0:
             raise CaseError(f"case.toml: [robust] gamma must lie in [0, 1], got {self.gamma!r}")
         self.uncertainty.validate(self.feeder.bus_ids)
+        if self.fleet is not None:
+            self.fleet.validate(self.time.steps, self.feeder.bus_ids)
         if self.traffic is not None:
             tr = self.traffic
             validate_traffic(tr.network, tr.stations, tr.demand, self.time.steps)

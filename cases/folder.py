@@ -17,6 +17,8 @@ Layout::
                              capacity_veh_per_step, soc_per_vehicle
     traffic/stations.csv     station, node, bus, plugs, charger_kw, efficiency
     traffic/demand.csv       od, origin, destination, aggregator, t, vehicles, soc_total
+    fleet/evs.csv            ev, bus, arrival_t, departure_t, soc_init, soc_target,
+                             battery_kwh, p_max_kw, s_max_kva, efficiency [, aggregator]
 
 Writing is canonical (``index=False``, ``\\n`` line ends, floats as Python's shortest repr),
 so folder -> Case -> folder reproduces every file byte for byte. Writing goes to a temporary
@@ -37,6 +39,9 @@ import tomli_w
 
 from cases.case import Case, CaseError, TimeGrid, TrafficData
 from power.feeder import OPTIONAL_TABLES, TABLES, Feeder, empty_table
+from power.fleet import FILE as FLEET_FILE
+from power.fleet import ID_COLUMNS as FLEET_IDS
+from power.fleet import Fleet
 from robust.uncertainty import Uncertainty
 from traffic.network import read_traffic_folder, write_traffic_folder
 
@@ -105,6 +110,7 @@ def read_case(folder: str | Path) -> Case:
     traffic = None
     if (folder / "traffic").is_dir():
         traffic = TrafficData(*read_traffic_folder(folder, time.steps))
+    evs = _read_csv(folder, FLEET_FILE, (*FLEET_IDS, "aggregator"), required=False)
     return Case(
         name=_get(doc, "case", "name", str),
         description=_get(doc, "case", "description", str, ""),
@@ -114,6 +120,7 @@ def read_case(folder: str | Path) -> Case:
         parameters=dict(doc.get("parameters", {})),
         gamma=_get(doc, "robust", "gamma", float, 0.0),
         traffic=traffic,
+        fleet=None if evs is None else Fleet(evs),
     )
 
 
@@ -153,6 +160,8 @@ def write_case(case: Case, folder: str | Path, *, overwrite: bool = False) -> Pa
         if case.traffic is not None:
             tr = case.traffic
             write_traffic_folder(tmp, tr.network, tr.stations, tr.demand)
+        if case.fleet is not None:
+            write_csv(case.fleet.evs, tmp / FLEET_FILE)
         if folder.exists():
             shutil.rmtree(folder)
         os.replace(tmp, folder)

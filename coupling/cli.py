@@ -21,6 +21,7 @@ from cases.folder import write_case
 from coupling.runfolder import Run, write_run
 from power.ac_check import ACCheckError
 from power.feeder import FeederDataError
+from power.fleet import FleetDataError
 from power.lindistflow import GridOptions
 from power.solve import SolveError
 from robust.sets import RobustSetError
@@ -35,6 +36,7 @@ INPUT_ERRORS: tuple[type[Exception], ...] = (
     UncertaintyDataError,
     RobustSetError,
     TrafficDataError,
+    FleetDataError,
     FileExistsError,
 )
 RUN_ERRORS: tuple[type[Exception], ...] = (SolveError, ACCheckError)
@@ -81,6 +83,9 @@ def _finish(run: Run, out: Path) -> None:
             "decentralised_objective",
             "iterations",
             "converged",
+            "energy_cost",
+            "unserved_kwh",
+            "n_ev",
             "max_line_loading",
             "max_line_loading_ac",
             "min_voltage_pu",
@@ -301,6 +306,32 @@ def tariff(
     g = c.gamma if gamma is None else gamma
     click.echo(f"tariff of {c.name}: gamma {g}, {mechanism} mechanism, {c.time.steps} steps")
     run = run_tariff(c, opts, command=" ".join(["evtp", *sys.argv[1:]]), progress=click.echo)
+    _finish(run, target)
+
+
+@main.command()
+@click.argument("case")
+@click.option(
+    "--strategy",
+    "strategy_name",
+    required=True,
+    type=click.Choice(["uncoordinated", "price", "grid", "smart", "v2g", "smart-q", "v2g-q"]),
+    help="Charging strategy of the stationary fleet.",
+)
+@click.option("--ev-share", type=float, default=1.0, show_default=True, help="Share of the fleet.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fleet subset.")
+@click.option("--out", type=click.Path(), help="Run folder (default runs/CASE-strategy).")
+@_guard
+def strategy(case: str, strategy_name: str, ev_share: float, seed: int, out: str | None) -> None:
+    """Stationary-fleet charging strategies (seeds 001 and 002), AC-checked."""
+    from coupling.strategy_job import run_strategy
+
+    target = _out_folder(out, case, f"strategy-{strategy_name}")
+    c = load_case(case)
+    click.echo(f"strategy {strategy_name} on {c.name}: {c.time.steps} steps")
+    run = run_strategy(
+        c, strategy_name, ev_share=ev_share, seed=seed, command=" ".join(["evtp", *sys.argv[1:]])
+    )
     _finish(run, target)
 
 

@@ -1,0 +1,206 @@
+"""Charging strategies of stationary fleets (``evtp strategy``): seeds 001 and 002 as
+configurations of the fleet block and the LinDistFlow block.
+
+| strategy | objective | grid limits | V2G | Q |
+|---|---|---|---|---|
+| uncoordinated | none: full power from arrival (power flow only) | no | no | no |
+| price | energy cost | no | no | no |
+| grid | energy cost | yes | no | no |
+| smart | sum (SOC - SOC*)^2 + k sum (P+ + P-) (seed 002 eq. 11) | yes | no | no |
+| v2g | as smart | yes | yes | no |
+| smart-q | as smart | yes | no | yes |
+| v2g-q | as smart | yes | yes | yes |
+
+Every strategy's schedule is checked with pandapower's AC power flow. A target that cannot be
+reached is unserved energy, priced at ``UNSERVED_COST`` per kWh and reported.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pyomo.environ as pyo
+
+from cases.case import Case, CaseError
+from coupling.grid_jobs import grid_summary, grid_tables, linear_powerflow
+from coupling.runfolder import Run
+from power.ac_check import ac_check
+from power.dlmp import dlmp_table
+from power.fleet import (
+    Fleet,
+    FleetOptions,
+    add_fleet,
+    bus_load,
+    fleet_results,
+    uncoordinated_schedule,
+)
+from power.lindistflow import GridOptions, add_lindistflow
+from power.results import grid_state
+from power.sensitivity import sensitivities
+from power.solve import solve
+
+UNSERVED_COST = 10.0  # currency per kWh of missed departure target
+SMART_K = 1e-3  # seed 002's k: small weight of sum (P+ + P-) per kW and step
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """One row of the module's table."""
+
+    name: str
+    optimise: bool
+    limits: bool
+    smart: bool
+    discharge: bool = False
+    reactive: bool = False
+
+
+STRATEGIES = {
+    s.name: s
+    for s in (
+        Strategy("uncoordinated", False, False, False),
+        Strategy("price", True, False, False),
+        Strategy("grid", True, True, False),
+        Strategy("smart", True, True, True),
+        Strategy("v2g", True, True, True, discharge=True),
+        Strategy("smart-q", True, True, True, reactive=True),
+        Strategy("v2g-q", True, True, True, discharge=True, reactive=True),
+    )
+}
+
+
+def fleet_share(fleet: Fleet, share: float, seed: int) -> Fleet:
+    """A seeded random subset of ``share`` of the EVs (table order kept); 1.0 = all."""
+    if not 0.0 < share <= 1.0:
+        raise CaseError(f"--ev-share must lie in (0, 1], got {share}")
+    if share == 1.0:
+        return fleet
+    rng = np.random.default_rng(seed)
+    k = int(round(share * fleet.n))
+    keep = np.sort(rng.choice(fleet.n, size=k, replace=False))
+    return Fleet(fleet.evs.iloc[keep].reset_index(drop=True))
+
+
+def build_strategy_model(case: Case, fleet: Fleet, s: Strategy) -> pyo.ConcreteModel:
+    """Fleet block ``m.fleet`` (+ LinDistFlow ``m.grid`` with limits) and the objective."""
+    f = case.feeder
+    dt = f.dt_h
+    m = pyo.ConcreteModel(name=f"strategy-{s.name}")
+    m.fleet = pyo.Block()
+    add_fleet(m.fleet, fleet, f.steps, dt, FleetOptions(discharge=s.discharge, reactive=s.reactive))
+    fb = m.fleet
+    penalty = UNSERVED_COST * fb.unserved_total_kwh
+    price = f.price_per_kwh
+    if s.limits:
+        m.grid = pyo.Block()
+        extra_q = {k: fb.bus_q_kvar[k] for k in fb.injection_keys} if s.reactive else None
+        add_lindistflow(
+            m.grid,
+            f,
+            GridOptions(),
+            extra_p_kw={k: fb.bus_p_kw[k] for k in fb.injection_keys},
+            extra_q_kvar=extra_q,
+        )
+    if not s.smart:
+        energy = sum(price[t] * dt * fb.bus_p_kw[b, t] for b, t in fb.injection_keys)
+        m.obj = pyo.Objective(expr=energy + penalty)
+        return m
+    target = fleet.evs.soc_target.to_numpy(float)[fb.fleet_index.ev_pos]
+    dev = sum((fb.soc[k] - target[k]) ** 2 for k in range(len(target)))
+    power = sum(fb.p_ch[k] for k in range(len(target)))
+    if s.discharge:
+        power = power + sum(fb.p_dis[k] for k in range(len(target)))
+    m.obj = pyo.Objective(expr=dev + SMART_K * power + penalty)
+    return m
+
+
+def run_strategy(
+    case: Case,
+    strategy: str,
+    *,
+    ev_share: float = 1.0,
+    seed: int = 0,
+    command: str = "strategy",
+) -> Run:
+    """Run one strategy on the case's fleet; AC-check the schedule; tables and summary."""
+    if case.fleet is None:
+        raise CaseError(f"case {case.name!r} has no stationary fleet (fleet/evs.csv)")
+    if strategy not in STRATEGIES:
+        raise CaseError(f"unknown strategy {strategy!r} ({', '.join(STRATEGIES)})")
+    s = STRATEGIES[strategy]
+    f = case.feeder
+    fleet = fleet_share(case.fleet, ev_share, seed)
+    t0 = time.perf_counter()
+    tables: dict[str, Any] = {}
+    res = None
+    if not s.optimise:
+        sched = uncoordinated_schedule(fleet, f.dt_h)
+        t1 = time.perf_counter()
+        unserved = float(
+            (
+                (
+                    fleet.evs.soc_target
+                    - sched.groupby("ev", sort=False).soc.last().reindex(fleet.evs.ev).to_numpy()
+                ).clip(lower=0)
+                * fleet.evs.battery_kwh
+            ).sum()
+        )
+    else:
+        m = build_strategy_model(case, fleet, s)
+        t1 = time.perf_counter()
+        res = solve(m, duals=s.limits and not s.smart)
+        sched = fleet_results(m.fleet, fleet)
+        unserved = float(pyo.value(m.fleet.unserved_total_kwh))
+    ev_p = bus_load(sched, fleet, f.bus_ids, f.steps, "p_kw")
+    ev_q = bus_load(sched, fleet, f.bus_ids, f.steps, "q_kvar")
+    if s.limits:
+        state = grid_state(m.grid, f)
+        if res is not None and res.duals is not None:
+            tables["tariffs"] = dlmp_table(
+                m.grid, f, sensitivities(f), res.duals, res.reduced_costs
+            )
+    else:
+        loaded = replace(f, loads=_with_extra(f, ev_p, ev_q))
+        state = linear_powerflow(loaded)
+    t2 = time.perf_counter()
+    ac = ac_check(f, state.p_net_kw, state.q_net_kvar)
+    energy_cost = float((f.price_per_kwh * ev_p.sum(axis=0)).sum() * f.dt_h)
+    tables = {"fleet": sched} | grid_tables(f, state, ac) | tables
+    summary = {
+        "case": case.name,
+        "command": command,
+        "parameters": {"strategy": strategy, "ev_share": ev_share, "seed": seed},
+        "objective": res.objective if res is not None else energy_cost,
+        "energy_cost": energy_cost,
+        "unserved_kwh": unserved,
+        "n_ev": fleet.n,
+        "steps": f.steps,
+        "status": res.status if res is not None else "schedule",
+        "build_s": t1 - t0,
+        "solve_s": res.solve_s if res is not None else 0.0,
+        "handover_s": res.handover_s if res is not None else 0.0,
+        "ac_check_s": time.perf_counter() - t2,
+        "discharged_kwh": float(-sched.p_kw.clip(upper=0).sum() * f.dt_h),
+        "charged_kwh": float(sched.p_kw.clip(lower=0).sum() * f.dt_h),
+    } | grid_summary(f, state, ac)
+    return Run(summary=summary, tables=tables)
+
+
+def _with_extra(f, ev_p: np.ndarray, ev_q: np.ndarray):
+    """Loads table of ``f`` plus EV load per bus and step."""
+    import pandas as pd
+
+    p = f.load_p_kw + ev_p
+    q = f.load_q_kvar + ev_q
+    rows = np.flatnonzero((p != 0).any(axis=1) | (q != 0).any(axis=1))
+    return pd.DataFrame(
+        {
+            "bus": np.repeat(np.asarray(f.bus_ids, dtype=object)[rows], f.steps),
+            "t": np.tile(np.arange(f.steps), len(rows)),
+            "p_kw": p[rows].reshape(-1),
+            "q_kvar": q[rows].reshape(-1),
+        }
+    )
