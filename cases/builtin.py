@@ -7,6 +7,7 @@ from pathlib import Path
 
 from cases.case import Case, CaseError
 from cases.cigre_mv_ev import build_cigre_mv_ev
+from cases.feeder1000_ev import build_feeder1000_ev
 from cases.folder import read_case
 from cases.ieee33 import build_ieee33
 from cases.tn20_dn17 import build_tn20_dn17
@@ -16,6 +17,11 @@ BUILTIN: dict[str, tuple[str, Callable[[], Case]]] = {
         "seed 002: CIGRE MV (pandapower) with the 878 EVs of Table I, 16:00-10:00 in 15-min "
         "steps, 1 +- 0.03 pu, 3.6 kVA chargers, 40 kWh batteries (evtp strategy)",
         build_cigre_mv_ev,
+    ),
+    "feeder1000-ev": (
+        "seed 001 analogue: SimBench rural MV feeder with its LV grids (888 buses), SimBench "
+        "profiles, ~1100 EVs of BATTPOWER appendix D.2, 96 x 15 min from noon (evtp strategy)",
+        build_feeder1000_ev,
     ),
     "ieee33": (
         "IEEE 33-bus feeder (pandapower case33bw, tie lines open), 24 hourly steps, shared "

@@ -25,3 +25,12 @@ def hourly_to_steps(
     """Sample an hourly profile at ``steps`` steps of ``dt_h`` h from ``start_h`` (step-wise)."""
     hours = (start_h + np.arange(steps) * dt_h) % 24.0
     return profile24[np.floor(hours).astype(int)]
+
+
+# A Norwegian-like day-ahead price (currency/kWh) per hour 0..23: flat through the night, an
+# evening shoulder and a morning spike, the shape of Elspot Trondheim on 1-2 February 2012
+# that BATTPOWER (seed 001) uses ("the Norwegian spot price is flat during midnight").
+PRICE_NO_24H = np.array(
+    [0.050, 0.050, 0.050, 0.050, 0.050, 0.052, 0.070, 0.110, 0.200, 0.090, 0.080, 0.075,
+     0.070, 0.068, 0.066, 0.066, 0.070, 0.080, 0.085, 0.080, 0.070, 0.060, 0.055, 0.052]
+)  # fmt: skip

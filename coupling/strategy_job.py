@@ -4,7 +4,7 @@ configurations of the fleet block and the LinDistFlow block.
 | strategy | objective | grid limits | V2G | Q |
 |---|---|---|---|---|
 | uncoordinated | none: full power from arrival (power flow only) | no | no | no |
-| price | energy cost | no | no | no |
+| price | energy cost + loss proxy (see LOSS_PROXY) | no | no | no |
 | grid | energy cost | yes | no | no |
 | smart | sum (SOC - SOC*)^2 + k sum (P+ + P-) (seed 002 eq. 11) | yes | no | no |
 | v2g | as smart | yes | yes | no |
@@ -38,12 +38,16 @@ from power.fleet import (
     uncoordinated_schedule,
 )
 from power.lindistflow import GridOptions, add_lindistflow
-from power.results import grid_state
+from power.results import grid_state, line_loading
 from power.sensitivity import sensitivities
 from power.solve import solve
 
 UNSERVED_COST = 10.0  # currency per kWh of missed departure target
 SMART_K = 1e-3  # seed 002's k: small weight of sum (P+ + P-) per kW and step
+# price strategy: BATTPOWER's price-only model also pays the grid losses, which grow with the
+# square of the load and spread charging over hours of equal price; evtp's lossless model uses
+# this small quadratic proxy on each bus's EV load (currency/kWh per kW)
+LOSS_PROXY = 1e-5
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,8 @@ def build_strategy_model(case: Case, fleet: Fleet, s: Strategy) -> pyo.ConcreteM
         )
     if not s.smart:
         energy = sum(price[t] * dt * fb.bus_p_kw[b, t] for b, t in fb.injection_keys)
+        if not s.limits:
+            energy = energy + LOSS_PROXY * dt * sum(fb.bus_p_kw[k] ** 2 for k in fb.injection_keys)
         m.obj = pyo.Objective(expr=energy + penalty)
         return m
     target = fleet.evs.soc_target.to_numpy(float)[fb.fleet_index.ev_pos]
@@ -204,3 +210,47 @@ def _with_extra(f, ev_p: np.ndarray, ev_q: np.ndarray):
             "q_kvar": q[rows].reshape(-1),
         }
     )
+
+
+def hosting_capacity(
+    case: Case, strategy: str, shares: list[float], *, seed: int = 0
+) -> tuple[float, list[dict[str, float]]]:
+    """Largest EV share (of ``shares``, ascending) whose schedule keeps every line loading
+    <= 1 and every voltage within its limits in the linear model (seed 001's hosting
+    capacity); returns it (0.0 when none) and one row per share with the figures."""
+    rows = []
+    best = 0.0
+    for share in shares:
+        s = run_strategy_state(case, strategy, share, seed)
+        rows.append({"ev_share": share} | s)
+        if s["max_line_loading"] <= 1.0 + 1e-6 and s["voltage_violation_pu"] <= 1e-6:
+            best = share
+        else:
+            break
+    return best, rows
+
+
+def run_strategy_state(case: Case, strategy: str, share: float, seed: int) -> dict[str, float]:
+    """Linear-model figures of one strategy at one EV share (no AC check, no tables)."""
+    s = STRATEGIES[strategy]
+    f = case.feeder
+    fleet = fleet_share(case.fleet, share, seed)
+    if s.optimise:
+        m = build_strategy_model(case, fleet, s)
+        solve(m, duals=False)
+        sched = fleet_results(m.fleet, fleet)
+    else:
+        sched = uncoordinated_schedule(fleet, f.dt_h)
+    ev_p = bus_load(sched, fleet, f.bus_ids, f.steps, "p_kw")
+    ev_q = bus_load(sched, fleet, f.bus_ids, f.steps, "q_kvar")
+    state = linear_powerflow(replace(f, loads=_with_extra(f, ev_p, ev_q)))
+    v_min = f.buses["v_min_pu"].to_numpy(float)[:, None]
+    v_max = f.buses["v_max_pu"].to_numpy(float)[:, None]
+    viol = np.maximum(v_min - state.v_pu, state.v_pu - v_max).max()
+    return {
+        "max_line_loading": float(
+            line_loading(state.p_kw, state.q_kvar, f.line_p_max_kw, f.line_s_max_kva).max()
+        ),
+        "min_voltage_pu": float(state.v_pu.min()),
+        "voltage_violation_pu": float(max(viol, 0.0)),
+    }

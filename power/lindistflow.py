@@ -15,7 +15,8 @@ Constraints (names route duals, see :mod:`power.dlmp`):
 * ``p_bal[b, t]``: inflow - outflow + generation - extra load == load - renewables;
 * ``q_bal[b, t]``: the same for reactive power (when Q is variable);
 * ``v_drop[l, t]``: w_child - w_parent + 2 (r p + x q) == 0 (r, x in pu per kW / kvar);
-* line limits ``|p| <= p_max_kw`` and voltage limits ``v_min**2 <= w <= v_max**2`` are
+* line limits ``|p| <= p_max_kw`` (and, with fixed Q, ``|p| <= sqrt(s_max_kva^2 - q^2)``, the
+  exact apparent-power limit) and voltage limits ``v_min**2 <= w <= v_max**2`` are
   *variable bounds*, not rows, tightened by optional robust margins;
 * ``s_poly[l, k, t]`` (only with ``thermal="polygon"``): inscribed regular N-gon of
   P^2 + Q^2 <= S^2, conservative by at most a factor cos(pi/N) in radius.
@@ -114,16 +115,22 @@ def add_lindistflow(
     steps = range(feeder.steps)
     extra_p = extra_p_kw or {}
     extra_q = extra_q_kvar or {}
-    # Q flows are variables only where something couples to them (reactive devices or the
-    # S polygon); otherwise they are fixed by the loads of a radial feeder
-    q_free = extra_q_kvar is not None or (opts.thermal == "polygon" and opts.limits)
 
     blk.T = pyo.Set(initialize=steps, ordered=True)
     blk.B = pyo.Set(initialize=buses, ordered=True)
     blk.L = pyo.Set(initialize=lines, ordered=True)
 
-    # downstream limits, per line and step
+    # Q flows are variables only where something couples to them (reactive devices or the
+    # S polygon); otherwise they are fixed by the loads of a radial feeder
+    q_free = extra_q_kvar is not None or (opts.thermal == "polygon" and opts.limits)
+    q_fixed = None if q_free else _downstream_sums(tree, feeder.load_q_kvar)
+    # downstream limits, per line and step; with fixed Q an apparent-power rating is the
+    # exact P bound sqrt(S^2 - Q^2) (no polygon rows needed)
     fmax = feeder.line_p_max_kw * 1.0
+    s_rating = feeder.line_s_max_kva
+    if q_fixed is not None and s_rating is not None:
+        p_s = np.sqrt(np.maximum(s_rating[:, None] ** 2 - q_fixed**2, 0.0))
+        fmax = np.minimum(fmax, p_s)
     up, down = fmax.copy(), fmax.copy()
     vmin2 = np.repeat(feeder.buses["v_min_pu"].to_numpy(float)[:, None] ** 2, feeder.steps, 1)
     vmax2 = np.repeat(feeder.buses["v_max_pu"].to_numpy(float)[:, None] ** 2, feeder.steps, 1)
@@ -198,7 +205,7 @@ def add_lindistflow(
 
     if not q_free:
         # Q flows are parameters and the reactive balance needs no rows
-        q_down = _downstream_sums(tree, load_q)
+        q_down = q_fixed
         blk.q = pyo.Param(blk.L, blk.T, initialize=lambda _, ln, t: q_down[lpos[ln], t])
         q_imp = q_down[children_pos(tree, tree.slack)].sum(axis=0) + load_q[tree.slack]
         blk.q_import = pyo.Param(blk.T, initialize=lambda _, t: float(q_imp[t]))

@@ -1,0 +1,24 @@
+"""Seed 001's ordering of hosting capacity on feeder1000-ev (slow: ~2 min)."""
+
+from __future__ import annotations
+
+import pytest
+
+from cases.builtin import load_case
+from coupling.strategy_job import hosting_capacity, run_strategy
+
+SHARES = [0.2, 0.4, 0.6, 0.7, 0.8, 0.9, 1.0]
+
+
+@pytest.mark.slow
+def test_hosting_capacity_ordering():
+    case = load_case("feeder1000-ev")
+    assert 1000 <= case.fleet.n <= 1200 and 850 <= len(case.feeder.bus_ids) <= 1100
+    unc, _ = hosting_capacity(case, "uncoordinated", SHARES)
+    price, _ = hosting_capacity(case, "price", SHARES)
+    grid, _ = hosting_capacity(case, "grid", SHARES)
+    assert unc < price <= grid
+    assert grid == 1.0
+    s = run_strategy(case, "grid").summary
+    assert s["unserved_kwh"] == pytest.approx(0.0, abs=1e-3)
+    assert s["max_line_loading"] <= 1.0 + 1e-6
