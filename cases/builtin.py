@@ -9,6 +9,7 @@ from cases.case import Case, CaseError
 from cases.cigre_mv_ev import build_cigre_mv_ev
 from cases.feeder1000_ev import build_feeder1000_ev
 from cases.folder import read_case
+from cases.hu2014_lv import build_hu2014_lv
 from cases.ieee33 import build_ieee33
 from cases.tn20_dn17 import build_tn20_dn17
 
@@ -22,6 +23,11 @@ BUILTIN: dict[str, tuple[str, Callable[[], Case]]] = {
         "seed 001 analogue: SimBench rural MV feeder with its LV grids (888 buses), SimBench "
         "profiles, ~1100 EVs of BATTPOWER appendix D.2, 96 x 15 min from noon (evtp strategy)",
         build_feeder1000_ev,
+    ),
+    "hu2014-lv": (
+        "seed 000: LV feeder with 60 households, 2 fleet operators x 18 EVs (20 kWh, 2.3 kW), "
+        "time-varying transformer capacity, subgradient capacity market (evtp tariff)",
+        build_hu2014_lv,
     ),
     "ieee33": (
         "IEEE 33-bus feeder (pandapower case33bw, tie lines open), 24 hourly steps, shared "

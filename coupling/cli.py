@@ -273,9 +273,8 @@ def traffic(case: str, out: str | None) -> None:
 @click.option(
     "--step-kw",
     type=float,
-    default=1e-3,
-    show_default=True,
-    help="Subgradient step for flow limits (currency/kWh per kW of excess).",
+    help="Subgradient step for flow limits (currency/kWh per kW of excess); default: the "
+    "case's [parameters] step_kw, else 0.001.",
 )
 @_guard
 def tariff(
@@ -287,7 +286,7 @@ def tariff(
     samples: int,
     seed: int,
     max_iter: int,
-    step_kw: float,
+    step_kw: float | None,
 ) -> None:
     """Robust dynamic tariffs: DSO problem, DLMP tariffs and the DSO-aggregator loop."""
     from coupling.loop import LoopOptions
@@ -301,7 +300,10 @@ def tariff(
         mechanism=mechanism,
         samples=samples,
         seed=seed,
-        loop=LoopOptions(max_iter=max_iter, step_kw=step_kw),
+        loop=LoopOptions(
+            max_iter=max_iter,
+            step_kw=c.parameter("step_kw", 1e-3) if step_kw is None else step_kw,
+        ),
     )
     g = c.gamma if gamma is None else gamma
     click.echo(f"tariff of {c.name}: gamma {g}, {mechanism} mechanism, {c.time.steps} steps")

@@ -75,7 +75,16 @@ def run_tariff(
     command: str = "tariff",
     progress: Callable[[str], None] | None = None,
 ) -> Run:
-    """DSO problem -> tariffs -> EVA responses -> loop; tables and summary of DESIGN §5."""
+    """DSO problem -> tariffs -> EVA responses -> loop; tables and summary of DESIGN §5.
+
+    A case without roads but with a stationary fleet runs seed 000's capacity market
+    (:func:`coupling.fleet_market.run_fleet_market`): the DSO knows no model of the fleet
+    operators, so the mechanism is ``subgradient`` whatever ``opts.mechanism`` says.
+    """
+    if case.traffic is None and case.fleet is not None:
+        from coupling.fleet_market import run_fleet_market
+
+        return run_fleet_market(case, opts.loop, command=command, progress=progress)
     say = progress or (lambda _: None)
     f = case.feeder
     steps, dt = case.time.steps, case.time.dt_h

@@ -1,0 +1,196 @@
+"""Seed 000's distribution grid capacity market as a configuration of the tariff loop.
+
+Fleet operators (FOs, the ``aggregator`` column of ``fleet/evs.csv``) charge stationary EVs.
+Each FO first plans its preferred schedule ``P*`` (energy cost only, plus the small loss proxy
+of :mod:`coupling.strategy_job` that spreads charging over hours of equal price). In the
+market it then minimises its cost of eq. (2) plus the grid tariff,
+
+    sum_t dt [ (c_t + R_t) P_t + w_i (P_t - P*_t)^2 / P_nom,i ]
+
+with ``w_i`` the FO's weight (currency/kWh, ``[parameters] weight_<fo>``) and ``P_nom,i`` its
+total charger power (kW), so that ``w_i`` is the cost of moving the whole fleet's power by one
+kWh. The DSO knows no FO model: the ``subgradient`` mechanism starts from zero prices and
+updates the price of every grid limit (here the time-varying transformer capacity of
+``grid/line_limits.csv``) by ``mu <- [mu + alpha (flow - capacity)]^+`` — seed 000's
+``lambda <- [lambda + alpha (sum P - P_cap)]^+`` — until no limit is exceeded.
+
+References
+----------
+Hu, J., You, S., Lind, M., Ostergaard, J. (2014). Coordinated charging of electric vehicles
+for congestion prevention in the distribution grid. IEEE Trans. Smart Grid 5(2) (seed 000).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyomo.environ as pyo
+
+from cases.case import Case, CaseError
+from coupling.grid_jobs import grid_summary, grid_tables
+from coupling.loop import LimitPrices, LoopOptions, evaluate, grid_limits, run_loop
+from coupling.runfolder import Run
+from coupling.strategy_job import LOSS_PROXY, UNSERVED_COST
+from power.ac_check import ac_check
+from power.fleet import Fleet, FleetOptions, add_fleet, bus_load, fleet_results
+from power.results import GridState
+from power.sensitivity import sensitivities
+from power.solve import solve
+
+
+def fleet_options(case: Case) -> FleetOptions:
+    return FleetOptions(
+        soc_min=case.parameter("soc_min", 0.0), soc_max=case.parameter("soc_max", 1.0)
+    )
+
+
+def operators(fleet: Fleet) -> list[str]:
+    if "aggregator" not in fleet.evs:
+        return ["fo1"]
+    return list(dict.fromkeys(fleet.evs["aggregator"]))
+
+
+def _sub(fleet: Fleet, fo: str) -> Fleet:
+    if "aggregator" not in fleet.evs:
+        return fleet
+    return Fleet(fleet.evs[fleet.evs["aggregator"] == fo].reset_index(drop=True))
+
+
+def build_fo(case: Case, fleet: Fleet, weight: float) -> pyo.ConcreteModel:
+    """One FO's model with mutable tariff per (bus, t) and preferred power per t."""
+    f = case.feeder
+    dt, steps = f.dt_h, f.steps
+    m = pyo.ConcreteModel()
+    m.fleet = pyo.Block()
+    add_fleet(m.fleet, fleet, steps, dt, fleet_options(case))
+    fb = m.fleet
+    keys = fb.injection_keys
+    m.tariff = pyo.Param(keys, initialize=0.0, mutable=True)
+    m.preferred = pyo.Param(range(steps), initialize=0.0, mutable=True)
+    m.weight = pyo.Param(initialize=0.0, mutable=True)
+    price = f.price_per_kwh
+    p_nom = float(fleet.evs.p_max_kw.sum())
+    total = {t: [] for t in range(steps)}
+    for b, t in keys:
+        total[t].append(fb.bus_p_kw[b, t])
+    m.P = pyo.Expression(range(steps), rule=lambda _, t: sum(total[t]) if total[t] else 0.0)
+    energy = sum((float(price[t]) + m.tariff[b, t]) * dt * fb.bus_p_kw[b, t] for b, t in keys)
+    loss = LOSS_PROXY * dt * sum(fb.bus_p_kw[k] ** 2 for k in keys)
+    dev = sum((m.P[t] - m.preferred[t]) ** 2 for t in range(steps) if total[t]) * dt / p_nom
+    m.obj = pyo.Objective(
+        expr=energy + loss + m.weight * dev + UNSERVED_COST * fb.unserved_total_kwh
+    )
+    m._evtp_weight = weight
+    return m
+
+
+def run_fleet_market(
+    case: Case,
+    loop_opts: LoopOptions = LoopOptions(),
+    *,
+    command: str = "tariff",
+    progress: Callable[[str], None] | None = None,
+) -> Run:
+    """Preferred schedules -> subgradient capacity market -> final schedules, AC-checked."""
+    if case.fleet is None:
+        raise CaseError(f"case {case.name!r} has neither EV demand on roads nor a fleet")
+    say = progress or (lambda _: None)
+    f = case.feeder
+    steps = f.steps
+    t0 = time.perf_counter()
+    fos = operators(case.fleet)
+    subs = {fo: _sub(case.fleet, fo) for fo in fos}
+    models = {fo: build_fo(case, subs[fo], case.parameter(f"weight_{fo}", 0.5)) for fo in fos}
+    t1 = time.perf_counter()
+    # preferred schedules: weight 0, tariff 0
+    for m in models.values():
+        solve(m, duals=False, reuse=True)
+        pref = [pyo.value(m.P[t]) for t in range(steps)]
+        for t in range(steps):
+            m.preferred[t] = pref[t]
+        m.weight = m._evtp_weight
+    say(f"preferred schedules of {len(fos)} fleet operators planned")
+    sens = sensitivities(f)
+    lim = grid_limits(f, None)
+    bus_pos = f.bus_pos
+
+    def respond(bus_tariff: np.ndarray) -> tuple[np.ndarray, dict]:
+        ev_bus = np.zeros((len(f.bus_ids), steps))
+        out = {}
+        for fo, m in models.items():
+            for b, t in m.fleet.injection_keys:
+                m.tariff[b, t] = float(bus_tariff[bus_pos[b], t])
+            r = solve(m, duals=False, reuse=True)
+            sched = fleet_results(m.fleet, subs[fo])
+            ev_bus += bus_load(sched, subs[fo], f.bus_ids, steps)
+            out[fo] = (r, sched)
+        return ev_bus, out
+
+    def report(row: dict) -> None:
+        say(
+            f"iteration {row['iteration']}: max violation {row['max_violation']:.3f} kW, "
+            f"price change {row['price_change']:.4g} ({row['wall_s']:.2f} s)"
+        )
+
+    prices = LimitPrices.zeros(len(f.line_ids), len(f.bus_ids), steps)
+    loop = run_loop(f, sens, lim, prices, respond, loop_opts, report)
+    t2 = time.perf_counter()
+    sched = pd.concat([loop.responses[fo][1] for fo in fos], ignore_index=True)
+    ev_bus = bus_load(sched, case.fleet, f.bus_ids, steps)
+    ev = evaluate(f, sens, lim, ev_bus)
+    q = f.load_q_kvar
+    state = GridState(
+        p_kw=f.tree.sign[:, None] * ev.flow_kw,
+        q_kvar=f.tree.sign[:, None] * np.asarray(sens.downstream @ q),
+        v_pu=np.sqrt(ev.w),
+        p_net_kw=f.load_p_kw - f.renewable_p_kw() + ev_bus,
+        q_net_kvar=q,
+    )
+    ac = ac_check(f, state.p_net_kw, state.q_net_kvar)
+    price = f.price_per_kwh
+    energy_cost = float((price * ev_bus.sum(axis=0)).sum() * f.dt_h)
+    mu = loop.prices.mu_up - loop.prices.mu_down
+    shadow = pd.DataFrame(
+        {
+            "line": np.repeat(f.line_ids, steps),
+            "t": np.tile(np.arange(steps), len(f.line_ids)),
+            "shadow_price": mu.reshape(-1),
+            "limit_kw": f.line_p_max_kw.reshape(-1),
+        }
+    )
+    tariffs = pd.DataFrame(
+        {
+            "bus": np.repeat(f.bus_ids, steps),
+            "t": np.tile(np.arange(steps), len(f.bus_ids)),
+            "tariff": loop.bus_tariff.reshape(-1),
+        }
+    )
+    summary: dict[str, Any] = {
+        "case": case.name,
+        "command": command,
+        "parameters": {
+            "mechanism": "subgradient",
+            "step_kw": loop_opts.step_kw,
+            "step_rule": loop_opts.step_rule,
+            "operators": fos,
+        },
+        "objective": energy_cost,
+        "energy_cost": energy_cost,
+        "iterations": len(loop.history),
+        "converged": loop.converged,
+        "n_ev": case.fleet.n,
+        "unserved_kwh": float(sum(pyo.value(m.fleet.unserved_total_kwh) for m in models.values())),
+        "build_s": t1 - t0,
+        "solve_s": t2 - t1,
+    } | grid_summary(f, state, ac)
+    tables = grid_tables(f, state, ac) | {
+        "fleet": sched,
+        "loop": pd.DataFrame(loop.history),
+        "tariffs": tariffs[tariffs.tariff.abs() > 0].reset_index(drop=True),
+        "shadow_prices": shadow,
+    }
+    return Run(summary=summary, tables=tables)
