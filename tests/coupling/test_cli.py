@@ -17,9 +17,11 @@ def run(*args, cwd=None):
     return subprocess.run([*EVTP, *args], capture_output=True, text=True, cwd=cwd)
 
 
-def test_cases_lists_ieee33():
+def test_cases_lists_the_builtins():
     r = run("cases")
-    assert r.returncode == 0 and r.stdout.startswith("ieee33")
+    names = [line.split()[0] for line in r.stdout.splitlines()]
+    assert r.returncode == 0
+    assert names == ["cigre-mv-ev", "feeder1000-ev", "hu2014-lv", "ieee33", "tn20-dn17"]
 
 
 def test_powerflow_run_folder(tmp_path):
