@@ -32,7 +32,14 @@ import pyomo.environ as pyo
 
 from cases.case import Case, CaseError
 from coupling.grid_jobs import grid_summary, grid_tables
-from coupling.loop import LimitPrices, LoopOptions, evaluate, grid_limits, run_loop
+from coupling.loop import (
+    LimitPrices,
+    LoopOptions,
+    evaluate,
+    grid_limits,
+    run_loop,
+    solve_independently,
+)
 from coupling.runfolder import Run
 from coupling.strategy_job import LOSS_PROXY, UNSERVED_COST
 from power.ac_check import ac_check
@@ -119,15 +126,16 @@ def run_fleet_market(
     bus_pos = f.bus_pos
 
     def respond(bus_tariff: np.ndarray) -> tuple[np.ndarray, dict]:
+        for m in models.values():
+            for b, t in m.fleet.injection_keys:
+                m.tariff[b, t] = float(bus_tariff[bus_pos[b], t])
+        results = solve_independently(models, lambda m: solve(m, duals=False, reuse=True))
         ev_bus = np.zeros((len(f.bus_ids), steps))
         out = {}
         for fo, m in models.items():
-            for b, t in m.fleet.injection_keys:
-                m.tariff[b, t] = float(bus_tariff[bus_pos[b], t])
-            r = solve(m, duals=False, reuse=True)
             sched = fleet_results(m.fleet, subs[fo])
             ev_bus += bus_load(sched, subs[fo], f.bus_ids, steps)
-            out[fo] = (r, sched)
+            out[fo] = (results[fo], sched)
         return ev_bus, out
 
     def report(row: dict) -> None:

@@ -7,7 +7,7 @@ tariff at bus j is ``R_j = sum_l D[l, j] (mu_up - mu_down)_l + 2 sum_k R[k, j] (
 nu_high)_k`` — exactly the congestion + voltage parts of the DLMP when the prices are the
 DSO's bound duals (see :mod:`power.dlmp`).
 
-Loop: tariffs -> every EVA solves its own problem -> the sum of their station loads is
+Loop: tariffs -> every EVA solves its own problem (in parallel threads) -> the sum of their station loads is
 evaluated on the (robust) grid with the sensitivity maps -> if a limit is exceeded by more
 than the tolerance, projected subgradient step on every limit price,
 ``mu <- [mu + alpha_k * (quantity - limit)]^+`` with ``alpha_k = alpha`` (constant, seed 000)
@@ -19,10 +19,12 @@ Mechanisms: ``dlmp`` (seed 003) starts from the DSO's centralised duals; ``subgr
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -142,6 +144,18 @@ def evaluate(
     ex_high = w - lim.w_max
     ex_low[lim.free] = ex_high[lim.free] = -np.inf
     return GridEvaluation(flow, w, flow - lim.flow_up, -flow - lim.flow_down, ex_low, ex_high)
+
+
+def solve_independently(
+    models: Mapping[str, Any], solve_one: Callable[[Any], Any]
+) -> dict[str, Any]:
+    """Solve the aggregators' problems in parallel threads (the interior-point solver releases
+    the GIL; model compilation is cached per model), results keyed like ``models``."""
+    if len(models) < 2:
+        return {k: solve_one(m) for k, m in models.items()}
+    with ThreadPoolExecutor(max_workers=min(len(models), os.cpu_count() or 1)) as pool:
+        futures = {k: pool.submit(solve_one, m) for k, m in models.items()}
+        return {k: f.result() for k, f in futures.items()}
 
 
 @dataclass

@@ -28,6 +28,7 @@ from coupling.loop import (
     evaluate,
     grid_limits,
     run_loop,
+    solve_independently,
 )
 from coupling.robust_grid import grid_margins
 from coupling.runfolder import Run
@@ -121,16 +122,17 @@ def run_tariff(
     bus_idx = np.array([f.bus_pos[bus_of[y]] for y in stations], dtype=int)
 
     def respond(bus_tariff: np.ndarray) -> tuple[np.ndarray, dict]:
-        ev_bus = np.zeros((len(f.bus_ids), steps))
-        out = {}
-        for a, m in evas.items():
+        for m in evas.values():
             for i, y in enumerate(stations):
                 for t in range(steps):
                     m.tariff[y, t] = float(bus_tariff[bus_idx[i], t])
-            r = solve(m, duals=False, reuse=True)
+        results = solve_independently(evas, lambda m: solve(m, duals=False, reuse=True))
+        ev_bus = np.zeros((len(f.bus_ids), steps))
+        out = {}
+        for a, m in evas.items():
             loads = station_loads(m.dta.station_p_kw, stations, steps)
             np.add.at(ev_bus, bus_idx, loads)
-            out[a] = (r, loads)
+            out[a] = (results[a], loads)
         return ev_bus, out
 
     lim = grid_limits(f, margins)
