@@ -7,8 +7,8 @@ tariff at bus j is ``R_j = sum_l D[l, j] (mu_up - mu_down)_l + 2 sum_k R[k, j] (
 nu_high)_k`` — exactly the congestion + voltage parts of the DLMP when the prices are the
 DSO's bound duals (see :mod:`power.dlmp`).
 
-Loop: tariffs -> every EVA solves its own problem (in parallel threads) -> the sum of their station loads is
-evaluated on the (robust) grid with the sensitivity maps -> if a limit is exceeded by more
+Loop: tariffs -> every EVA solves its own problem (in parallel threads) -> the sum of their
+station loads is evaluated on the (robust) grid with the sensitivity maps -> if a limit is exceeded by more
 than the tolerance, projected subgradient step on every limit price,
 ``mu <- [mu + alpha_k * (quantity - limit)]^+`` with ``alpha_k = alpha`` (constant, seed 000)
 or ``alpha / sqrt(k)`` (diminishing) -> repeat. Stop when no limit is exceeded.
