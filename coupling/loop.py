@@ -8,8 +8,8 @@ nu_high)_k`` — exactly the congestion + voltage parts of the DLMP when the pri
 DSO's bound duals (see :mod:`power.dlmp`).
 
 Loop: tariffs -> every EVA solves its own problem (in parallel threads) -> the sum of their
-station loads is evaluated on the (robust) grid with the sensitivity maps -> if a limit is exceeded by more
-than the tolerance, projected subgradient step on every limit price,
+station loads is evaluated on the (robust) grid with the sensitivity maps -> if a limit is
+exceeded by more than the tolerance, projected subgradient step on every limit price,
 ``mu <- [mu + alpha_k * (quantity - limit)]^+`` with ``alpha_k = alpha`` (constant, seed 000)
 or ``alpha / sqrt(k)`` (diminishing) -> repeat. Stop when no limit is exceeded.
 
