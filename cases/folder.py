@@ -27,9 +27,6 @@ folder that is renamed at the end: a failure leaves nothing half-written.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -37,6 +34,7 @@ from typing import Any
 import pandas as pd
 import tomli_w
 
+from cases.atomic import atomic_folder
 from cases.case import Case, CaseError, TimeGrid, TrafficData
 from power.feeder import OPTIONAL_TABLES, TABLES, Feeder, empty_table
 from power.fleet import FILE as FLEET_FILE
@@ -146,9 +144,7 @@ def write_case(case: Case, folder: str | Path, *, overwrite: bool = False) -> Pa
     folder = Path(folder)
     if folder.exists() and not overwrite:
         raise CaseError(f"{folder}: output folder exists (choose another --out)")
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with atomic_folder(folder) as tmp:
         (tmp / "case.toml").write_text(tomli_w.dumps(case_toml(case)))
         for name, (rel, _, _) in TABLES.items():
             df = getattr(case.feeder, name)
@@ -162,10 +158,4 @@ def write_case(case: Case, folder: str | Path, *, overwrite: bool = False) -> Pa
             write_traffic_folder(tmp, tr.network, tr.stations, tr.demand)
         if case.fleet is not None:
             write_csv(case.fleet.evs, tmp / FLEET_FILE)
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return folder

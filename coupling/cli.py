@@ -103,6 +103,20 @@ def _finish(run: Run, out: Path) -> None:
     click.echo(f"wrote {out}")
 
 
+def robust_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The --gamma and --uncertainty-set options shared by opf and tariff."""
+    fn = click.option(
+        "--uncertainty-set",
+        type=click.Choice(["node", "budget"]),
+        default="node",
+        show_default=True,
+        help="node: per-node Gamma in [0, 1] (seed 003); budget: Bertsimas-Sim Gamma in [0, n].",
+    )(fn)
+    return click.option(
+        "--gamma", type=float, help="Robust budget (default: the case's [robust] gamma)."
+    )(fn)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="evtp")
 def main() -> None:
@@ -197,14 +211,7 @@ def powerflow(case: str, out: str | None) -> None:
     show_default=True,
     help="Line limit |P| <= p_max_kw, or a polygon of P^2+Q^2 <= S^2.",
 )
-@click.option("--gamma", type=float, help="Robust budget (default: the case's [robust] gamma).")
-@click.option(
-    "--uncertainty-set",
-    type=click.Choice(["node", "budget"]),
-    default="node",
-    show_default=True,
-    help="node: per-node Gamma in [0, 1] (seed 003); budget: Bertsimas-Sim Gamma in [0, n].",
-)
+@robust_options
 @click.option("--samples", type=int, default=0, help="Out-of-sample realisations to evaluate.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
 @_guard
@@ -252,14 +259,7 @@ def traffic(case: str, out: str | None) -> None:
 @main.command()
 @click.argument("case", required=False, default=DEFAULT_CASE)
 @click.option("--out", type=click.Path(), help="Run folder (default runs/CASE-tariff).")
-@click.option("--gamma", type=float, help="Robust budget (default: the case's [robust] gamma).")
-@click.option(
-    "--uncertainty-set",
-    type=click.Choice(["node", "budget"]),
-    default="node",
-    show_default=True,
-    help="node: per-node Gamma in [0, 1] (seed 003); budget: Bertsimas-Sim Gamma in [0, n].",
-)
+@robust_options
 @click.option(
     "--mechanism",
     type=click.Choice(["dlmp", "subgradient"]),

@@ -37,6 +37,7 @@ from coupling.loop import (
     LoopOptions,
     evaluate,
     grid_limits,
+    loop_progress,
     run_loop,
     solve_independently,
 )
@@ -138,14 +139,8 @@ def run_fleet_market(
             out[fo] = (results[fo], sched)
         return ev_bus, out
 
-    def report(row: dict) -> None:
-        say(
-            f"iteration {row['iteration']}: max violation {row['max_violation']:.3f} kW, "
-            f"price change {row['price_change']:.4g} ({row['wall_s']:.2f} s)"
-        )
-
     prices = LimitPrices.zeros(len(f.line_ids), len(f.bus_ids), steps)
-    loop = run_loop(f, sens, lim, prices, respond, loop_opts, report)
+    loop = run_loop(f, sens, lim, prices, respond, loop_opts, loop_progress(say))
     t2 = time.perf_counter()
     sched = pd.concat([loop.responses[fo][1] for fo in fos], ignore_index=True)
     ev_bus = bus_load(sched, case.fleet, f.bus_ids, steps)

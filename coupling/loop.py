@@ -146,6 +146,18 @@ def evaluate(
     return GridEvaluation(flow, w, flow - lim.flow_up, -flow - lim.flow_down, ex_low, ex_high)
 
 
+def loop_progress(say: Callable[[str], None]) -> Callable[[dict], None]:
+    """A ``progress`` callback of :func:`run_loop` that prints one line per iteration."""
+
+    def report(row: dict) -> None:
+        say(
+            f"iteration {row['iteration']}: max violation {row['max_violation']:.3f} kW, "
+            f"price change {row['price_change']:.4g} ({row['wall_s']:.2f} s)"
+        )
+
+    return report
+
+
 def solve_independently(
     models: Mapping[str, Any], solve_one: Callable[[Any], Any]
 ) -> dict[str, Any]:

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from cases.atomic import atomic_folder
 
 
 @dataclass
@@ -45,9 +44,7 @@ def write_run(run: Run, out: str | Path, *, overwrite: bool = False) -> Path:
     out = Path(out)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out}: run folder exists (choose another --out)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out) as tmp:
         for name, df in run.tables.items():
             df.to_csv(tmp / f"{name}.csv", index=False, lineterminator="\n", float_format="%.10g")
         if run.figures:
@@ -55,10 +52,4 @@ def write_run(run: Run, out: str | Path, *, overwrite: bool = False) -> Path:
             for name, draw in run.figures.items():
                 draw(tmp / "figures" / f"{name}.png")
         (tmp / "summary.json").write_text(json.dumps(_clean(run.summary), indent=2) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out

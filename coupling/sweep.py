@@ -13,9 +13,6 @@ headline figures of every point; it is written atomically like every run folder.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -25,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cases.atomic import atomic_folder
 from cases.builtin import load_case
 from cases.case import Case, CaseError
 from coupling.runfolder import write_run
@@ -117,42 +115,36 @@ def run_sweep(
     name, values = parse_param(param)
     with_param(load_case(case_spec), name, values[0])  # fail fast on a bad name
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     spec = str(Path(case_spec).resolve()) if Path(case_spec).is_dir() else case_spec
     cluster = None
     try:
-        if scheduler:
-            client = Client(scheduler)
-        else:
-            cluster = LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-            )
-            client = Client(cluster)
-        # workers import the model stack before the clock starts: sweep_wall_s is the time of
-        # the runs themselves, comparable between worker counts
-        client.run(_warm_up, spec)
-        t0 = time.perf_counter()
-        futures = [
-            client.submit(run_point, spec, name, v, str(tmp), samples, pure=False) for v in values
-        ]
-        rows = []
-        for i, fut in enumerate(as_completed(futures), 1):
-            row = fut.result()
-            rows.append(row)
-            label = point_label(name, row[name])
-            say(f"[{i}/{len(values)}] {label}: objective {row['objective']:.2f}")
-        client.close()
-        table = pd.DataFrame(rows).sort_values(name, ignore_index=True)
-        table["sweep_wall_s"] = time.perf_counter() - t0
-        table.to_csv(tmp / "sweep.csv", index=False, lineterminator="\n", float_format="%.10g")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
+        with atomic_folder(out) as tmp:
+            if scheduler:
+                client = Client(scheduler)
+            else:
+                cluster = LocalCluster(
+                    n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+                )
+                client = Client(cluster)
+            # workers import the model stack before the clock starts: sweep_wall_s is the time
+            # of the runs themselves, comparable between worker counts
+            client.run(_warm_up, spec)
+            t0 = time.perf_counter()
+            futures = [
+                client.submit(run_point, spec, name, v, str(tmp), samples, pure=False)
+                for v in values
+            ]
+            rows = []
+            for i, fut in enumerate(as_completed(futures), 1):
+                row = fut.result()
+                rows.append(row)
+                label = point_label(name, row[name])
+                say(f"[{i}/{len(values)}] {label}: objective {row['objective']:.2f}")
+            client.close()
+            table = pd.DataFrame(rows).sort_values(name, ignore_index=True)
+            table["sweep_wall_s"] = time.perf_counter() - t0
+            table.to_csv(tmp / "sweep.csv", index=False, lineterminator="\n", float_format="%.10g")
         return table
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     finally:
         if cluster is not None:
             cluster.close()

@@ -27,6 +27,7 @@ from coupling.loop import (
     LoopOptions,
     evaluate,
     grid_limits,
+    loop_progress,
     run_loop,
     solve_independently,
 )
@@ -137,13 +138,7 @@ def run_tariff(
 
     lim = grid_limits(f, margins)
 
-    def report(row: dict) -> None:
-        say(
-            f"iteration {row['iteration']}: max violation {row['max_violation']:.3f} kW, "
-            f"price change {row['price_change']:.4g} ({row['wall_s']:.2f} s)"
-        )
-
-    loop = run_loop(f, sens, lim, prices, respond, opts.loop, report)
+    loop = run_loop(f, sens, lim, prices, respond, opts.loop, loop_progress(say))
     t3 = time.perf_counter()
 
     # final schedule: the aggregators' last responses

@@ -31,8 +31,32 @@ def _window(arr_h: np.ndarray, dep_h: np.ndarray, start_h: float, steps: int, dt
     return a, d
 
 
-def _assign_buses(buses: list[str], counts: list[int]) -> np.ndarray:
-    return np.repeat(np.asarray(buses, dtype=object), counts)
+def _fleet(
+    buses: list[str],
+    counts: list[int],
+    window: tuple[np.ndarray, np.ndarray],
+    soc0: np.ndarray,
+    battery_kwh: float,
+    p_kw: np.ndarray | float,
+    efficiency: float,
+) -> Fleet:
+    n = int(sum(counts))
+    return Fleet(
+        pd.DataFrame(
+            {
+                "ev": [f"ev{i}" for i in range(n)],
+                "bus": np.repeat(np.asarray(buses, dtype=object), counts),
+                "arrival_t": window[0],
+                "departure_t": window[1],
+                "soc_init": soc0.round(6),
+                "soc_target": 1.0,
+                "battery_kwh": battery_kwh,
+                "p_max_kw": p_kw,
+                "s_max_kva": p_kw,
+                "efficiency": efficiency,
+            }
+        )
+    )
 
 
 def fleet_seed002(
@@ -62,23 +86,8 @@ def fleet_seed002(
     arr = loc + scale * ((-np.log(u)) ** (-xi) - 1.0) / xi
     dep = 7.67 * rng.weibull(21.83, n)
     soc0 = np.clip(rng.normal(0.49, 0.04, n), 0.0, 1.0)
-    a, d = _window(arr, dep, start_h, steps, dt_h)
-    return Fleet(
-        pd.DataFrame(
-            {
-                "ev": [f"ev{i}" for i in range(n)],
-                "bus": _assign_buses(buses, counts),
-                "arrival_t": a,
-                "departure_t": d,
-                "soc_init": soc0.round(6),
-                "soc_target": 1.0,
-                "battery_kwh": battery_kwh,
-                "p_max_kw": 3.6,
-                "s_max_kva": 3.6,
-                "efficiency": 0.9,
-            }
-        )
-    )
+    window = _window(arr, dep, start_h, steps, dt_h)
+    return _fleet(buses, counts, window, soc0, battery_kwh, 3.6, 0.9)
 
 
 def fleet_seed001(
@@ -108,21 +117,6 @@ def fleet_seed001(
     arr = rng.normal(17.0, 1.5, n) % 24.0
     dep = (arr - 9.5) % 24.0
     p = rng.choice([2.3, 3.7, 11.0], size=n, p=[0.7, 0.2, 0.1])
-    a, d = _window(arr, dep, start_h, steps, dt_h)
+    window = _window(arr, dep, start_h, steps, dt_h)
     soc0 = np.clip(1.0 - energy / battery_kwh, 0.0, 1.0)
-    return Fleet(
-        pd.DataFrame(
-            {
-                "ev": [f"ev{i}" for i in range(n)],
-                "bus": _assign_buses(buses, counts),
-                "arrival_t": a,
-                "departure_t": d,
-                "soc_init": soc0.round(6),
-                "soc_target": 1.0,
-                "battery_kwh": battery_kwh,
-                "p_max_kw": p,
-                "s_max_kva": p,
-                "efficiency": efficiency,
-            }
-        )
-    )
+    return _fleet(buses, counts, window, soc0, battery_kwh, p, efficiency)
