@@ -271,6 +271,13 @@ def traffic(case: str, out: str | None) -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
 @click.option("--max-iter", type=int, default=30, show_default=True, help="Loop iterations.")
 @click.option(
+    "--step-rule",
+    type=click.Choice(["constant", "diminishing"]),
+    default="constant",
+    show_default=True,
+    help="Subgradient step: constant (seed 000) or step / sqrt(iteration).",
+)
+@click.option(
     "--step-kw",
     type=float,
     help="Subgradient step for flow limits (currency/kWh per kW of excess); default: the "
@@ -286,6 +293,7 @@ def tariff(
     samples: int,
     seed: int,
     max_iter: int,
+    step_rule: str,
     step_kw: float | None,
 ) -> None:
     """Robust dynamic tariffs: DSO problem, DLMP tariffs and the DSO-aggregator loop."""
@@ -302,6 +310,7 @@ def tariff(
         seed=seed,
         loop=LoopOptions(
             max_iter=max_iter,
+            step_rule=step_rule,
             step_kw=c.parameter("step_kw", 1e-3) if step_kw is None else step_kw,
         ),
     )
