@@ -194,6 +194,19 @@ class RoadNetwork:
         _check_range("segments", segs, "soc_per_vehicle", lo=0, hi=1)
         object.__setattr__(self, "nodes", nodes)
         object.__setattr__(self, "segments", segs)
+        uf = nx.utils.UnionFind(nodes["node"])
+        for a, b in zip(segs["from_node"], segs["to_node"]):
+            uf.union(a, b)
+        parts = list(uf.to_sets())
+        if len(parts) > 1:
+            main = max(parts, key=len)
+            lost = next(n for n in nodes["node"] if n not in main)
+            raise _fail(
+                "nodes",
+                "node",
+                f"node '{lost}' is not connected to the rest of the road network "
+                f"({len(parts)} disconnected parts)",
+            )
 
     @cached_property
     def graph(self) -> nx.DiGraph:
