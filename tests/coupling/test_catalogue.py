@@ -56,40 +56,117 @@ def _remove(rel):
 
 CATALOGUE = [
     # (base case, edit, words in the message)
-    ("tn20-dn17", _csv("grid/lines.csv", _set("to_bus", "E99")), ["grid/lines.csv", "to_bus", "'E99'"]),
-    ("tn20-dn17", _csv("grid/lines.csv", _set("line", "E1-E2", 1)), ["grid/lines.csv", "duplicate"]),
-    ("tn20-dn17", _csv("grid/lines.csv", lambda d: pd.concat([d, d.iloc[[2]].assign(line="x", to_bus="E7")])),
-     ["grid/lines.csv", "'x'", "radial"]),
+    (
+        "tn20-dn17",
+        _csv("grid/lines.csv", _set("to_bus", "E99")),
+        ["grid/lines.csv", "to_bus", "'E99'"],
+    ),
+    (
+        "tn20-dn17",
+        _csv("grid/lines.csv", _set("line", "E1-E2", 1)),
+        ["grid/lines.csv", "duplicate"],
+    ),
+    (
+        "tn20-dn17",
+        _csv("grid/lines.csv", lambda d: pd.concat([d, d.iloc[[2]].assign(line="x", to_bus="E7")])),
+        ["grid/lines.csv", "'x'", "radial"],
+    ),
     ("tn20-dn17", _csv("grid/lines.csv", _set("r_ohm", "-1", 3)), ["r_ohm", "non-negative"]),
     ("tn20-dn17", _csv("grid/lines.csv", _set("p_max_kw", "lots", 2)), ["p_max_kw", "non-numeric"]),
-    ("tn20-dn17", _csv("grid/lines.csv", _drop_col("x_ohm")), ["grid/lines.csv", "x_ohm", "missing"]),
-    ("tn20-dn17", _csv("grid/buses.csv", _set("v_min_pu", "1.2", 3)), ["grid/buses.csv", "v_max_pu", "'E4'"]),
-    ("tn20-dn17", _csv("grid/buses.csv", _set("bus", "E2", 2)), ["grid/buses.csv", "duplicate", "'E2'"]),
+    (
+        "tn20-dn17",
+        _csv("grid/lines.csv", _drop_col("x_ohm")),
+        ["grid/lines.csv", "x_ohm", "missing"],
+    ),
+    (
+        "tn20-dn17",
+        _csv("grid/buses.csv", _set("v_min_pu", "1.2", 3)),
+        ["grid/buses.csv", "v_max_pu", "'E4'"],
+    ),
+    (
+        "tn20-dn17",
+        _csv("grid/buses.csv", _set("bus", "E2", 2)),
+        ["grid/buses.csv", "duplicate", "'E2'"],
+    ),
     ("tn20-dn17", _csv("grid/loads.csv", _set("t", "24", 0)), ["grid/loads.csv", "column t"]),
     ("tn20-dn17", _csv("grid/loads.csv", _set("bus", "Z", 0)), ["grid/loads.csv", "'Z'"]),
-    ("tn20-dn17", _csv("grid/renewables.csv", _set("kind", "solar", 0)), ["grid/renewables.csv", "kind"]),
-    ("tn20-dn17", _csv("grid/renewables.csv", _set("p_kw", "-3", 1)), ["grid/renewables.csv", "p_kw"]),
+    (
+        "tn20-dn17",
+        _csv("grid/renewables.csv", _set("kind", "solar", 0)),
+        ["grid/renewables.csv", "kind"],
+    ),
+    (
+        "tn20-dn17",
+        _csv("grid/renewables.csv", _set("p_kw", "-3", 1)),
+        ["grid/renewables.csv", "p_kw"],
+    ),
     ("tn20-dn17", _csv("grid/prices.csv", lambda d: d.drop(index=5)), ["grid/prices.csv", "t=5"]),
-    ("tn20-dn17", _csv("grid/uncertainty.csv", _set("xi_frac", "-0.1", 0)), ["grid/uncertainty.csv", "xi_frac"]),
+    (
+        "tn20-dn17",
+        _csv("grid/uncertainty.csv", _set("xi_frac", "-0.1", 0)),
+        ["grid/uncertainty.csv", "xi_frac"],
+    ),
     ("tn20-dn17", _remove("grid/loads.csv"), ["grid/loads.csv", "missing"]),
     ("tn20-dn17", _text("case.toml", "steps = 24", 'steps = "24"'), ["case.toml", "steps"]),
     ("tn20-dn17", _text("case.toml", "[grid]", "[grid"), ["case.toml", "invalid TOML"]),
-    ("tn20-dn17", _text("case.toml", 'slack_bus = "E1"', 'slack_bus = "E0"'), ["case.toml", "slack_bus", "'E0'"]),
-    ("tn20-dn17", _csv("traffic/segments.csv", _set("capacity_veh_per_step", "-5", 0)),
-     ["traffic/segments.csv", "capacity_veh_per_step", "'T1-T2'"]),
-    ("tn20-dn17", _csv("traffic/segments.csv", _set("to_node", "T99", 0)), ["traffic/segments.csv", "'T99'"]),
-    ("tn20-dn17", _csv("traffic/segments.csv", _set("segment", "T2-T1", 0)), ["traffic/segments.csv", "T2-T1"]),
-    ("tn20-dn17", _csv("traffic/stations.csv", _set("bus", "E42", 1)), ["traffic/stations.csv", "bus", "'F2'"]),
-    ("tn20-dn17", _csv("traffic/stations.csv", _set("node", "T77", 0)), ["traffic/stations.csv", "'T77'"]),
+    (
+        "tn20-dn17",
+        _text("case.toml", 'slack_bus = "E1"', 'slack_bus = "E0"'),
+        ["case.toml", "slack_bus", "'E0'"],
+    ),
+    (
+        "tn20-dn17",
+        _csv("traffic/segments.csv", _set("capacity_veh_per_step", "-5", 0)),
+        ["traffic/segments.csv", "capacity_veh_per_step", "'T1-T2'"],
+    ),
+    (
+        "tn20-dn17",
+        _csv("traffic/segments.csv", _set("to_node", "T99", 0)),
+        ["traffic/segments.csv", "'T99'"],
+    ),
+    (
+        "tn20-dn17",
+        _csv("traffic/segments.csv", _set("segment", "T2-T1", 0)),
+        ["traffic/segments.csv", "T2-T1"],
+    ),
+    (
+        "tn20-dn17",
+        _csv("traffic/stations.csv", _set("bus", "E42", 1)),
+        ["traffic/stations.csv", "bus", "'F2'"],
+    ),
+    (
+        "tn20-dn17",
+        _csv("traffic/stations.csv", _set("node", "T77", 0)),
+        ["traffic/stations.csv", "'T77'"],
+    ),
     ("tn20-dn17", _csv("traffic/demand.csv", _set("t", "30", 0)), ["traffic/demand.csv", "t"]),
-    ("tn20-dn17", _csv("traffic/demand.csv", _set("origin", "T66", 0)), ["traffic/demand.csv", "origin", "'T9-T1'"]),
-    ("tn20-dn17", _csv("traffic/nodes.csv", lambda d: pd.concat([d, d.iloc[[0]].assign(node="T30")])),
-     ["traffic/nodes.csv", "T30"]),
+    (
+        "tn20-dn17",
+        _csv("traffic/demand.csv", _set("origin", "T66", 0)),
+        ["traffic/demand.csv", "origin", "'T9-T1'"],
+    ),
+    (
+        "tn20-dn17",
+        _csv("traffic/nodes.csv", lambda d: pd.concat([d, d.iloc[[0]].assign(node="T30")])),
+        ["traffic/nodes.csv", "T30"],
+    ),
     ("hu2014-lv", _csv("fleet/evs.csv", _set("bus", "H99", 0)), ["fleet/evs.csv", "bus", "'ev1'"]),
-    ("hu2014-lv", _csv("fleet/evs.csv", _set("departure_t", "97", 2)), ["fleet/evs.csv", "departure_t", "'ev3'"]),
-    ("hu2014-lv", _csv("fleet/evs.csv", _set("soc_init", "1.5", 1)), ["fleet/evs.csv", "soc_init", "'ev2'"]),
-    ("hu2014-lv", _csv("grid/line_limits.csv", _set("line", "nope", 0)), ["grid/line_limits.csv", "'nope'"]),
-]  # fmt: skip
+    (
+        "hu2014-lv",
+        _csv("fleet/evs.csv", _set("departure_t", "97", 2)),
+        ["fleet/evs.csv", "departure_t", "'ev3'"],
+    ),
+    (
+        "hu2014-lv",
+        _csv("fleet/evs.csv", _set("soc_init", "1.5", 1)),
+        ["fleet/evs.csv", "soc_init", "'ev2'"],
+    ),
+    (
+        "hu2014-lv",
+        _csv("grid/line_limits.csv", _set("line", "nope", 0)),
+        ["grid/line_limits.csv", "'nope'"],
+    ),
+]
 
 
 @pytest.mark.parametrize(
