@@ -11,7 +11,9 @@ configurations of the fleet block and the LinDistFlow block.
 | smart-q | as smart | yes | no | yes |
 | v2g-q | as smart | yes | yes | yes |
 
-Every strategy's schedule is checked with pandapower's AC power flow. A target that cannot be
+Every strategy's schedule is checked with pandapower's AC power flow. Strategies with grid
+limits also write the DLMP table (``tariffs``); for the smart family its unit is the
+objective's (SOC-deviation cost per kWh), not currency. A target that cannot be
 reached is unserved energy, priced at ``UNSERVED_COST`` per kWh and reported.
 """
 
@@ -157,7 +159,7 @@ def run_strategy(
     else:
         m = build_strategy_model(case, fleet, s)
         t1 = time.perf_counter()
-        res = solve(m, duals=s.limits and not s.smart)
+        res = solve(m, duals=s.limits)
         sched = fleet_results(m.fleet, fleet)
         unserved = float(pyo.value(m.fleet.unserved_total_kwh))
     ev_p = bus_load(sched, fleet, f.bus_ids, f.steps, "p_kw")
