@@ -159,11 +159,12 @@ def loop_progress(say: Callable[[str], None]) -> Callable[[dict], None]:
 
 
 def solve_independently(
-    models: Mapping[str, Any], solve_one: Callable[[Any], Any]
+    models: Mapping[str, Any], solve_one: Callable[[Any], Any], parallel: bool = True
 ) -> dict[str, Any]:
     """Solve the aggregators' problems in parallel threads (the interior-point solver releases
-    the GIL; model compilation is cached per model), results keyed like ``models``."""
-    if len(models) < 2:
+    the GIL; model compilation is cached per model), results keyed like ``models``. Sweeps run
+    one point per Dask worker process and pass ``parallel=False`` (no nested parallelism)."""
+    if len(models) < 2 or not parallel:
         return {k: solve_one(m) for k, m in models.items()}
     with ThreadPoolExecutor(max_workers=min(len(models), os.cpu_count() or 1)) as pool:
         futures = {k: pool.submit(solve_one, m) for k, m in models.items()}

@@ -82,9 +82,8 @@ def run_point(case_spec: str, name: str, value: float, folder: str, samples: int
     from coupling.tariff_job import TariffOptions, run_tariff
 
     case = with_param(load_case(case_spec), name, value)
-    run = run_tariff(
-        case, TariffOptions(samples=samples), command=f"evtp sweep {point_label(name, value)}"
-    )
+    opts = TariffOptions(samples=samples, parallel=False)  # one core per Dask worker
+    run = run_tariff(case, opts, command=f"evtp sweep {point_label(name, value)}")
     write_run(run, Path(folder) / point_label(name, value))
     row = {name: value}
     row.update({k: run.summary.get(k) for k in SWEEP_COLUMNS})

@@ -53,6 +53,7 @@ class TariffOptions:
     samples: int = 0
     seed: int = 0
     loop: LoopOptions = LoopOptions()
+    parallel: bool = True  # aggregators in parallel threads
 
 
 def ev_cost(
@@ -127,7 +128,9 @@ def run_tariff(
             for i, y in enumerate(stations):
                 for t in range(steps):
                     m.tariff[y, t] = float(bus_tariff[bus_idx[i], t])
-        results = solve_independently(evas, lambda m: solve(m, duals=False, reuse=True))
+        results = solve_independently(
+            evas, lambda m: solve(m, duals=False, reuse=True), opts.parallel
+        )
         ev_bus = np.zeros((len(f.bus_ids), steps))
         out = {}
         for a, m in evas.items():
