@@ -18,6 +18,7 @@ import click
 from cases.builtin import BUILTIN, load_case
 from cases.case import CaseError
 from cases.folder import write_case
+from coupling.compare import CompareError
 from coupling.runfolder import Run, write_run
 from power.ac_check import ACCheckError
 from power.feeder import FeederDataError
@@ -38,6 +39,8 @@ INPUT_ERRORS: tuple[type[Exception], ...] = (
     TrafficDataError,
     FleetDataError,
     FileExistsError,
+    FileNotFoundError,
+    CompareError,
 )
 RUN_ERRORS: tuple[type[Exception], ...] = (SolveError, ACCheckError)
 
@@ -376,6 +379,33 @@ def sweep(
     )
     click.echo(table.drop(columns="sweep_wall_s").to_string(index=False))
     click.echo(f"wrote {target} ({table.sweep_wall_s.iloc[0]:.1f} s)")
+
+
+@main.command()
+@click.argument("run_a", type=click.Path())
+@click.argument("run_b", type=click.Path())
+@click.option("--out", type=click.Path(), help="Folder for the comparison tables and figure.")
+@_guard
+def compare(run_a: str, run_b: str, out: str | None) -> None:
+    """Routing and charging shifts between two runs of the same case."""
+    from coupling.compare import compare_runs, write_comparison
+
+    cmp = compare_runs(run_a, run_b)
+    click.echo(cmp.text())
+    if out:
+        write_comparison(cmp, out)
+        click.echo(f"wrote {out}")
+
+
+@main.command()
+@click.argument("run", type=click.Path())
+@click.option("--case", "case_dir", type=click.Path(), help="Case folder, for the network map.")
+@_guard
+def report(run: str, case_dir: str | None) -> None:
+    """Self-contained HTML report (summary and figures) in the run folder."""
+    from coupling.report import write_report
+
+    click.echo(f"wrote {write_report(run, case_dir)}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -57,6 +57,8 @@ def grid_summary(feeder: Feeder, state: GridState, ac: ACResult | None) -> dict[
     """Max loading, min/max voltage (linear and AC) and the linear-vs-AC voltage error."""
     load = line_loading(state.p_kw, state.q_kvar, feeder.line_p_max_kw, feeder.line_s_max_kva)
     out: dict[str, Any] = {
+        "steps": feeder.steps,
+        "dt_h": feeder.dt_h,
         "max_line_loading": float(load.max()) if load.size else 0.0,
         "min_voltage_pu": float(state.v_pu.min()),
         "max_voltage_pu": float(state.v_pu.max()),

@@ -1,0 +1,189 @@
+"""Figures of a run from its tables (matplotlib, Agg): each is a callable writing one PNG."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+Figure = Callable[[Path], None]
+
+
+def _save(fig, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def _heat(ax, df: pd.DataFrame, key: str, value: str, title: str, cmap: str = "viridis"):
+    grid = df.pivot_table(index=key, columns="t", values=value, aggfunc="sum", sort=False)
+    im = ax.imshow(grid.to_numpy(), aspect="auto", cmap=cmap, interpolation="nearest")
+    ax.set_yticks(
+        range(len(grid.index)), grid.index if len(grid.index) <= 30 else [""] * len(grid.index)
+    )
+    ax.set_xlabel("step t")
+    ax.set_title(title)
+    return im
+
+
+def tariff_heatmap(tariffs: pd.DataFrame) -> Figure:
+    """Station (or bus) x time heatmaps of the tariff and of the DLMP parts (currency/kWh)."""
+    key = "station" if "station" in tariffs else "bus"
+    parts = [c for c in ("dlmp", "energy", "congestion", "voltage", "tariff") if c in tariffs]
+
+    def draw(path: Path) -> None:
+        fig, axes = plt.subplots(len(parts), 1, figsize=(9, 1.8 * len(parts) + 0.6), squeeze=False)
+        for ax, col in zip(axes[:, 0], parts):
+            im = _heat(ax, tariffs, key, col, f"{col} (currency/kWh)", "magma")
+            fig.colorbar(im, ax=ax)
+        _save(fig, path)
+
+    return draw
+
+
+def line_loading_heatmap(lines: pd.DataFrame) -> Figure:
+    """Line x time heatmap of the loading (fraction of the limit)."""
+
+    def draw(path: Path) -> None:
+        fig, ax = plt.subplots(figsize=(9, 4))
+        im = _heat(ax, lines, "line", "loading", "line loading (fraction of limit)", "inferno")
+        fig.colorbar(im, ax=ax)
+        _save(fig, path)
+
+    return draw
+
+
+def voltage_bands(buses: pd.DataFrame, column: str = "v_pu") -> Figure:
+    """Quantile bands of the bus voltages over time (min, 5-95 %, 25-75 %, median, max)."""
+
+    def draw(path: Path) -> None:
+        v = buses.pivot_table(index="t", columns="bus", values=column).to_numpy()
+        t = np.arange(v.shape[0])
+        q = np.nanpercentile(v, [0, 5, 25, 50, 75, 95, 100], axis=1)
+        fig, ax = plt.subplots(figsize=(8, 3.5))
+        ax.fill_between(t, q[0], q[6], alpha=0.15, color="C0", label="min-max")
+        ax.fill_between(t, q[1], q[5], alpha=0.3, color="C0", label="5-95 %")
+        ax.fill_between(t, q[2], q[4], alpha=0.5, color="C0", label="25-75 %")
+        ax.plot(t, q[3], color="C0", label="median")
+        ax.set_xlabel("step t")
+        ax.set_ylabel(f"voltage ({column}, pu)")
+        ax.legend(loc="lower left", fontsize=8)
+        _save(fig, path)
+
+    return draw
+
+
+def station_activity(stations: pd.DataFrame) -> Figure:
+    """Queued and charging vehicles and station load over time, one line per station."""
+
+    def draw(path: Path) -> None:
+        fig, axes = plt.subplots(3, 1, figsize=(8, 6.5), sharex=True)
+        for (name, d), c in zip(stations.groupby("station", sort=False), range(99)):
+            for ax, col in zip(axes, ("queued", "charging", "p_kw")):
+                ax.plot(d.t, d[col], color=f"C{c % 10}", label=name)
+        for ax, lab in zip(axes, ("queued vehicles", "charging vehicles", "station load (kW)")):
+            ax.set_ylabel(lab)
+        axes[0].legend(fontsize=8, ncol=4)
+        axes[-1].set_xlabel("step t")
+        _save(fig, path)
+
+    return draw
+
+
+def soc_trajectories(fleet: pd.DataFrame, n_max: int = 200) -> Figure:
+    """SOC of (up to ``n_max``) EVs over their plugged steps, with the fleet's median."""
+
+    def draw(path: Path) -> None:
+        fig, ax = plt.subplots(figsize=(8, 3.5))
+        for i, (_, d) in enumerate(fleet.groupby("ev", sort=False)):
+            if i >= n_max:
+                break
+            ax.plot(d.t, d.soc, color="C0", alpha=0.15, lw=0.8)
+        med = fleet.groupby("t").soc.median()
+        ax.plot(med.index, med.to_numpy(), color="C3", label="median")
+        ax.set_xlabel("step t")
+        ax.set_ylabel("SOC")
+        ax.legend()
+        _save(fig, path)
+
+    return draw
+
+
+def network_map(case_dir: Path) -> Figure | None:
+    """Roads, stations and feeder buses/lines of a case folder where coordinates exist."""
+    import geopandas as gpd
+    from shapely.geometry import LineString, Point
+
+    case_dir = Path(case_dir)
+    layers = []
+    roads = case_dir / "traffic" / "nodes.csv"
+    if roads.is_file():
+        nodes = pd.read_csv(roads, dtype={"node": str}).dropna(subset=["x", "y"])
+        if len(nodes):
+            xy = nodes.set_index("node")[["x", "y"]]
+            segs = pd.read_csv(case_dir / "traffic" / "segments.csv", dtype=str)
+            geo = [
+                LineString([xy.loc[a], xy.loc[b]])
+                for a, b in zip(segs.from_node, segs.to_node)
+                if a in xy.index and b in xy.index
+            ]
+            layers.append(("roads", gpd.GeoSeries(geo), "grey"))
+            st_file = case_dir / "traffic" / "stations.csv"
+            if st_file.is_file():
+                st = pd.read_csv(st_file, dtype=str)
+                pts = [Point(xy.loc[n]) for n in st.node if n in xy.index]
+                layers.append(("stations", gpd.GeoSeries(pts), "red"))
+    buses_file = case_dir / "grid" / "buses.csv"
+    if buses_file.is_file():
+        buses = pd.read_csv(buses_file, dtype={"bus": str})
+        if {"x", "y"} <= set(buses) and buses[["x", "y"]].notna().all().all():
+            bxy = buses.set_index("bus")[["x", "y"]]
+            lines = pd.read_csv(
+                case_dir / "grid" / "lines.csv", dtype={"from_bus": str, "to_bus": str}
+            )
+            geo = [
+                LineString([bxy.loc[a], bxy.loc[b]]) for a, b in zip(lines.from_bus, lines.to_bus)
+            ]
+            layers.append(("feeder", gpd.GeoSeries(geo), "C0"))
+    if not layers:
+        return None
+
+    def draw(path: Path) -> None:
+        road_layers = [ly for ly in layers if ly[0] != "feeder"]
+        grid_layers = [ly for ly in layers if ly[0] == "feeder"]
+        panels = [p for p in (road_layers, grid_layers) if p]
+        fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.5), squeeze=False)
+        for ax, panel in zip(axes[0], panels):
+            for name, series, color in panel:
+                series.plot(ax=ax, color=color, markersize=40, linewidth=1.2, label=name)
+            ax.set_title(" + ".join(n for n, _, _ in panel))
+            ax.set_axis_off()
+        _save(fig, path)
+
+    return draw
+
+
+def figures_for(tables: dict[str, pd.DataFrame], case_dir: Path | None = None) -> dict[str, Figure]:
+    """Every figure the run's tables (and optionally its case folder) support."""
+    out: dict[str, Figure] = {}
+    if "tariffs" in tables and len(tables["tariffs"]):
+        out["tariffs"] = tariff_heatmap(tables["tariffs"])
+    if "lines" in tables:
+        out["line_loading"] = line_loading_heatmap(tables["lines"])
+    if "buses" in tables:
+        out["voltage_bands"] = voltage_bands(tables["buses"])
+    if "stations" in tables:
+        out["stations"] = station_activity(tables["stations"])
+    if "fleet" in tables:
+        out["soc"] = soc_trajectories(tables["fleet"])
+    if case_dir is not None:
+        m = network_map(case_dir)
+        if m is not None:
+            out["map"] = m
+    return out
