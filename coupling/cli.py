@@ -72,6 +72,9 @@ def _out_folder(out: str | None, case: str, command: str) -> Path:
 
 
 def _finish(run: Run, out: Path) -> None:
+    from coupling.figures import figures_for
+
+    run.figures = run.figures or figures_for(run.tables)
     write_run(run, out, overwrite=True)
     s = run.summary
     keys = [
