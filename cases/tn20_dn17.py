@@ -34,7 +34,7 @@ from cases.case import Case, TimeGrid, TrafficData
 from cases.profiles import LOAD_FACTOR_24H
 from power.feeder import Feeder
 from robust.uncertainty import Uncertainty
-from traffic.network import RoadNetwork, Stations, TravelDemand
+from traffic.network import COLUMNS, RoadNetwork, Stations, TravelDemand
 
 STEPS = 24
 
@@ -157,18 +157,7 @@ def _traffic() -> TrafficData:
     for a, b, ff, cap in SEGMENTS:
         for u, v in ((a, b), (b, a)):
             rows.append((f"{u}-{v}", u, v, 10.0 * ff, ff, cap, round(SOC_PER_STEP * ff, 6)))
-    segs = pd.DataFrame(
-        rows,
-        columns=[
-            "segment",
-            "from_node",
-            "to_node",
-            "length_km",
-            "free_flow_steps",
-            "capacity_veh_per_step",
-            "soc_per_vehicle",
-        ],
-    )
+    segs = pd.DataFrame(rows, columns=list(COLUMNS["segments"]))
     st = pd.DataFrame(
         {
             "station": list(STATIONS),

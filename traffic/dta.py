@@ -52,7 +52,7 @@ DTA is the linear model of Ziliaskopoulos (2000) / Carey's path-based form.
 
 from __future__ import annotations
 
-import gc
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -60,6 +60,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
+from pyomo.common.gc_manager import PauseGC
 from pyomo.core.expr.numeric_expr import LinearExpression
 
 from traffic.network import (
@@ -153,11 +154,24 @@ class _Builder:
             self.row_info[key].append(info.get(key))
 
 
+def _paused_gc(fn: Any) -> Any:
+    """Run ``fn`` with the cyclic garbage collector paused (it otherwise dominates the build
+    time of large blocks)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with PauseGC():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 def _energy_per_vehicle_step(p_kw: float, eta: float, dt_h: float, battery_kwh: float) -> float:
     """Battery equivalents one vehicle gains per step on a charger of ``p_kw`` (grid side)."""
     return (eta * p_kw if p_kw > 0 else p_kw / eta) * dt_h / battery_kwh
 
 
+@_paused_gc
 def add_linear_dta(
     blk: pyo.Block,
     network: RoadNetwork,
@@ -202,40 +216,6 @@ def add_linear_dta(
     TrafficDataError : invalid data, an OD without a path in ``paths``, or a departure SOC
         below ``soc_min``.
     """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        _add_linear_dta(
-            blk,
-            network,
-            stations,
-            demand,
-            paths,
-            steps,
-            dt_h,
-            battery_kwh,
-            opts,
-            aggregators=aggregators,
-        )
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _add_linear_dta(
-    blk: pyo.Block,
-    network: RoadNetwork,
-    stations: Stations | None,
-    demand: TravelDemand,
-    paths: PathSet,
-    steps: int,
-    dt_h: float,
-    battery_kwh: float,
-    opts: DtaOptions | None = None,
-    *,
-    aggregators: list[str] | tuple[str, ...] | None = None,
-) -> None:
-    """Build the block; see :func:`add_linear_dta`."""
     opts = opts or DtaOptions()
     if not 0 <= opts.soc_min < opts.soc_max <= 1:
         raise ValueError("need 0 <= soc_min < soc_max <= 1")
