@@ -19,27 +19,18 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from power.registry import FILES, required
+
 RENEWABLE_KINDS = ("pv", "wind")
 
 # table name -> (file in a case folder, id columns, required numeric columns)
+# table -> (file in a case folder, required id/text columns, required numeric columns), from
+# the attribute registry (power/registry.py)
+GRID_TABLES = ("buses", "lines", "loads", "renewables", "prices", "generators", "line_limits")
 TABLES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
-    "buses": ("grid/buses.csv", ("bus",), ("v_min_pu", "v_max_pu", "base_kv")),
-    "lines": (
-        "grid/lines.csv",
-        ("line", "from_bus", "to_bus"),
-        ("r_ohm", "x_ohm", "p_max_kw"),
-    ),
-    "loads": ("grid/loads.csv", ("bus",), ("t", "p_kw", "q_kvar")),
-    "renewables": ("grid/renewables.csv", ("bus", "kind"), ("t", "p_kw")),
-    "prices": ("grid/prices.csv", (), ("t", "price_per_kwh")),
-    "generators": (
-        "grid/generators.csv",
-        ("gen", "bus"),
-        ("p_min_kw", "p_max_kw", "cost_per_kwh"),
-    ),
-    "line_limits": ("grid/line_limits.csv", ("line",), ("t", "p_max_kw")),
+    t: (FILES[t][0], *required(t)) for t in GRID_TABLES
 }
-OPTIONAL_TABLES = ("renewables", "generators", "line_limits")
+OPTIONAL_TABLES = tuple(t for t in GRID_TABLES if FILES[t][1])
 
 
 class FeederDataError(ValueError):

@@ -37,19 +37,10 @@ import pyomo.environ as pyo
 from pyomo.core.expr.numeric_expr import LinearExpression
 
 from power.lindistflow import paused_gc
+from power.registry import FILES, required
 
-FILE = "fleet/evs.csv"
-ID_COLUMNS = ("ev", "bus")
-NUM_COLUMNS = (
-    "arrival_t",
-    "departure_t",
-    "soc_init",
-    "soc_target",
-    "battery_kwh",
-    "p_max_kw",
-    "s_max_kva",
-    "efficiency",
-)
+FILE = FILES["evs"][0]
+ID_COLUMNS, NUM_COLUMNS = required("evs")  # from the attribute registry
 
 
 class FleetDataError(ValueError):

@@ -10,6 +10,12 @@ import pandas as pd
 
 UNCERTAIN_KINDS = ("load", "pv", "wind")
 FILE = "grid/uncertainty.csv"
+# attribute registry (format of power/registry.py): drives validation and the docs
+ATTRIBUTES: list[tuple[str, str, str, str, bool, str, str]] = [
+    ("uncertainty", "bus", "id", "", True, "", "bus id"),
+    ("uncertainty", "kind", "text", "", True, "", "load, pv or wind"),
+    ("uncertainty", "xi_frac", "float", "fraction", True, "", "deviation bound / forecast"),
+]
 
 
 class UncertaintyDataError(ValueError):
@@ -36,7 +42,7 @@ class Uncertainty:
     def validate(self, buses: Iterable[str]) -> None:
         """Check columns, kinds, bus ids and non-negative fractions."""
         t = self.table
-        for col in ("bus", "kind", "xi_frac"):
+        for col in (a[1] for a in ATTRIBUTES if a[4]):
             if col not in t.columns:
                 raise UncertaintyDataError(f"{FILE}: column {col}: missing column")
         known = set(buses)

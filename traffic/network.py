@@ -30,42 +30,14 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-# table -> (file in a case folder, id (string) columns, numeric columns)
+from traffic.registry import FILES, columns, required
+
+# table -> (file in a case folder, id (string) columns, numeric columns) and the column order
+# of the CSV files, both from the attribute registry (traffic/registry.py)
 TABLES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
-    "nodes": ("traffic/nodes.csv", ("node",), ("x", "y")),
-    "segments": (
-        "traffic/segments.csv",
-        ("segment", "from_node", "to_node"),
-        ("length_km", "free_flow_steps", "capacity_veh_per_step", "soc_per_vehicle"),
-    ),
-    "stations": (
-        "traffic/stations.csv",
-        ("station", "node", "bus", "charger_kw"),
-        ("plugs", "efficiency"),
-    ),
-    "demand": (
-        "traffic/demand.csv",
-        ("od", "origin", "destination", "aggregator"),
-        ("t", "vehicles", "soc_total"),
-    ),
+    t: (FILES[t][0], *required(t)) for t in FILES
 }
-
-
-# column order of the CSV files
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "nodes": ("node", "x", "y"),
-    "segments": (
-        "segment",
-        "from_node",
-        "to_node",
-        "length_km",
-        "free_flow_steps",
-        "capacity_veh_per_step",
-        "soc_per_vehicle",
-    ),
-    "stations": ("station", "node", "bus", "plugs", "charger_kw", "efficiency"),
-    "demand": ("od", "origin", "destination", "aggregator", "t", "vehicles", "soc_total"),
-}
+COLUMNS: dict[str, tuple[str, ...]] = {t: columns(t) for t in FILES}
 
 
 class TrafficDataError(ValueError):
