@@ -106,7 +106,25 @@ def _finish(run: Run, out: Path) -> None:
     for k in keys:
         v = s[k]
         click.echo(f"  {k:<22} {v:.6g}" if isinstance(v, float) else f"  {k:<22} {v}")
+    _warn_unserved(s)
     click.echo(f"wrote {out}")
+
+
+def _warn_unserved(s: dict[str, Any]) -> None:
+    """Name the demand that is not served (from the documented slack variables)."""
+    short = s.get("arrival_shortfall") or 0.0
+    if short > 1e-6:
+        by_od = s.get("unserved_vehicles_by_od") or {}
+        detail = ", ".join(f"{k}: {v:.1f}" for k, v in by_od.items())
+        click.echo(
+            f"warning: {short:.1f} vehicles do not reach their destination in the horizon"
+            + (f" (never departed, per OD: {detail})" if detail else ""),
+            err=True,
+        )
+    if (s.get("unserved_kwh") or 0.0) > 1e-6:
+        click.echo(
+            f"warning: {s['unserved_kwh']:.1f} kWh of EV departure targets are not met", err=True
+        )
 
 
 def robust_options(fn: Callable[..., Any]) -> Callable[..., Any]:

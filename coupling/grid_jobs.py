@@ -19,7 +19,7 @@ from power.feeder import Feeder
 from power.lindistflow import GridOptions, Margins, add_lindistflow
 from power.results import GridState, grid_state, line_loading, long_table
 from power.sensitivity import Sensitivities, sensitivities
-from power.solve import solve
+from power.solve import SolveError, solve
 from robust.sets import SetKind, evaluate_out_of_sample, sample_deviations
 
 
@@ -134,7 +134,7 @@ def run_opf(
     margins = grid_margins(f, sens, case.uncertainty, gamma, uncertainty_set)
     m = build_opf(case, opts, margins)
     t1 = time.perf_counter()
-    res = solve(m)
+    res = solve_grid_model(m, f)
     state = grid_state(m.grid, f)
     tariffs = dlmp_table(m.grid, f, sens, res.duals, res.reduced_costs)
     t2 = time.perf_counter()
@@ -206,3 +206,16 @@ def out_of_sample(
         "oos_worst_flow_excess_kw": res.worst_flow_excess_kw,
         "oos_worst_voltage_excess_pu": res.worst_voltage_excess_pu,
     }
+
+
+def solve_grid_model(m: pyo.ConcreteModel, feeder: Feeder, **kw: Any):
+    """:func:`power.solve.solve`, with a diagnosis of the grid when it is infeasible."""
+    from coupling.diagnose import base_load_violation
+
+    try:
+        return solve(m, **kw)
+    except SolveError as exc:
+        why = base_load_violation(feeder)
+        if why is None:
+            raise
+        raise SolveError(f"{exc}: {why}") from None

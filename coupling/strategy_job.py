@@ -27,7 +27,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from cases.case import Case, CaseError
-from coupling.grid_jobs import grid_summary, grid_tables, linear_powerflow
+from coupling.grid_jobs import grid_summary, grid_tables, linear_powerflow, solve_grid_model
 from coupling.runfolder import Run
 from power.ac_check import ac_check
 from power.dlmp import dlmp_table
@@ -159,7 +159,7 @@ def run_strategy(
     else:
         m = build_strategy_model(case, fleet, s)
         t1 = time.perf_counter()
-        res = solve(m, duals=s.limits)
+        res = solve_grid_model(m, f, duals=s.limits)
         sched = fleet_results(m.fleet, fleet)
         unserved = float(pyo.value(m.fleet.unserved_total_kwh))
     ev_p = bus_load(sched, fleet, f.bus_ids, f.steps, "p_kw")

@@ -12,6 +12,7 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from cases.case import Case
+from coupling.diagnose import unserved_by_od
 from coupling.dso import (
     MarketParams,
     aggregators,
@@ -21,7 +22,7 @@ from coupling.dso import (
     station_ids,
     station_loads,
 )
-from coupling.grid_jobs import grid_summary, grid_tables, out_of_sample
+from coupling.grid_jobs import grid_summary, grid_tables, out_of_sample, solve_grid_model
 from coupling.loop import (
     LimitPrices,
     LoopOptions,
@@ -104,7 +105,7 @@ def run_tariff(
     dso = build_dso(case, paths, margins, mp)
     evas = {a: build_eva(case, paths, a, mp) for a in aggs}
     t1 = time.perf_counter()
-    res = solve(dso)
+    res = solve_grid_model(dso, f)
     t2 = time.perf_counter()
     say(f"DSO problem solved: objective {res.objective:.2f} ({t2 - t1:.2f} s)")
     d = dlmp_arrays(dso.grid, f, sens, res.duals, res.reduced_costs)
@@ -218,6 +219,10 @@ def run_tariff(
             "dso_solve_s": t2 - t1,
             "loop_s": t3 - t2,
             "max_station_load_gap_kw": float(np.abs(loads - central_loads).max(initial=0.0)),
+            "arrival_shortfall": sum(r.arrival_shortfall for r in dres.values()),
+            "unserved_vehicles_by_od": {
+                od: v for a in aggs for od, v in unserved_by_od(evas[a].dta).items()
+            },
         }
         | grid_summary(f, state, ac)
         | oos

@@ -9,6 +9,7 @@ from typing import Any
 import pyomo.environ as pyo
 
 from cases.case import Case, CaseError
+from coupling.diagnose import unserved_by_od
 from coupling.runfolder import Run
 from power.solve import solve
 from traffic.dta import DtaOptions, add_linear_dta, traffic_cost_expr
@@ -89,6 +90,7 @@ def run_traffic(case: Case, *, command: str = "traffic") -> Run:
         "vehicles_arrived": r.vehicles_arrived,
         "arrival_shortfall": r.arrival_shortfall,
         "arrival_penalty": r.arrival_penalty,
+        "unserved_vehicles_by_od": unserved_by_od(m.dta),
         "travel_cost": r.travel_cost,
         "charging_cost": charging_cost,
         "paths": len(paths.paths),

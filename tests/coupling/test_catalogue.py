@@ -190,3 +190,31 @@ def test_malformed_case_folder(folders, tmp_path, base, edit, words):
 
 def test_catalogue_is_large_enough():
     assert len(CATALOGUE) >= 25
+
+
+def test_infeasible_grid_is_diagnosed(folders, tmp_path):
+    # the transformer capacity of hu2014-lv cut to 10 kW: the base load alone exceeds it
+    case = tmp_path / "case"
+    shutil.copytree(folders["hu2014-lv"], case)
+    _csv("grid/line_limits.csv", lambda d: d.assign(p_max_kw="10.0"))(case)
+    r = CliRunner().invoke(main, ["opf", str(case), "--out", str(tmp_path / "run")])
+    assert r.exit_code == 3
+    assert "line 'trafo'" in r.output and "above its limit 10.0 kW" in r.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_unservable_demand_is_named(tmp_path):
+    # tn20-dn17 with departures 12 h later (17:00-22:00): trips of 7-11 steps cannot all arrive
+    # by the end of the day; the run says how many
+    from dataclasses import replace
+
+    from coupling.traffic_job import run_traffic
+
+    case = load_case("tn20-dn17")
+    short = replace(case.traffic.demand, table=case.traffic.demand.table.assign(t=lambda d: d.t + 12))
+    run = run_traffic(replace(case, traffic=replace(case.traffic, demand=short)))
+    s = run.summary
+    assert s["arrival_shortfall"] > 1000.0
+    assert s["vehicles_departed"] + sum(s["unserved_vehicles_by_od"].values()) == pytest.approx(
+        10000.0
+    )
