@@ -211,7 +211,9 @@ def test_unservable_demand_is_named(tmp_path):
     from coupling.traffic_job import run_traffic
 
     case = load_case("tn20-dn17")
-    short = replace(case.traffic.demand, table=case.traffic.demand.table.assign(t=lambda d: d.t + 12))
+    short = replace(
+        case.traffic.demand, table=case.traffic.demand.table.assign(t=lambda d: d.t + 12)
+    )
     run = run_traffic(replace(case, traffic=replace(case.traffic, demand=short)))
     s = run.summary
     assert s["arrival_shortfall"] > 1000.0
