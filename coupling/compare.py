@@ -7,7 +7,8 @@
   and B and the energy-weighted mean charging time (h from the horizon start); overall, the
   share of A's charging energy in congested hours that B moved out of them. Congested hours:
   the steps in which any line of either run is loaded to 99.9 % of its limit or more.
-* Grid effect: max line loading, min voltage and congested line-hours in A and B.
+* Grid effect: max line loading, min voltage and congested line-hours in A and B (runs with
+  grid results; traffic-only runs compare routing and charging only).
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ class Comparison:
             out += ["Routing shift (per OD and path)", self.routing.to_string(index=False), ""]
         if len(self.charging):
             out += ["Charging shift", self.charging.to_string(index=False), ""]
-        out += ["Grid effect", self.grid.to_string(index=False), ""]
+        if len(self.grid):
+            out += ["Grid effect", self.grid.to_string(index=False), ""]
         out += [f"{k}: {v:.4g}" for k, v in self.scalars.items()]
         return "\n".join(out)
 
@@ -66,9 +68,9 @@ def compare_runs(run_a: str | Path, run_b: str | Path) -> Comparison:
     sb, tb = _load(Path(run_b))
     if sa.get("case") != sb.get("case"):
         raise CompareError(f"runs of different cases: {sa.get('case')!r} vs {sb.get('case')!r}")
-    if "lines" not in ta or "lines" not in tb:
-        raise CompareError("both runs need a lines table (grid results) to be compared")
-    steps_a, steps_b = ta["lines"].t.max() + 1, tb["lines"].t.max() + 1
+    if ("lines" in ta) != ("lines" in tb):
+        raise CompareError("one run has grid results (lines table) and the other has not")
+    steps_a, steps_b = sa.get("steps"), sb.get("steps")
     if steps_a != steps_b:
         raise CompareError(f"different horizons: {steps_a} vs {steps_b} steps")
     if sa.get("dt_h") != sb.get("dt_h") or sa.get("dt_h") is None:
@@ -88,9 +90,12 @@ def compare_runs(run_a: str | Path, run_b: str | Path) -> Comparison:
         routing["share_b"] = routing.vehicles_b / tot.vehicles_b.where(tot.vehicles_b > 0)
         routing = routing.round(6)
 
-    # congested steps (either run)
-    la, lb = ta["lines"], tb["lines"]
-    cong_t = set(la.t[la.loading >= CONGESTED]) | set(lb.t[lb.loading >= CONGESTED])
+    # congested steps (either run): line loading at the limit, else a positive tariff
+    la, lb = ta.get("lines"), tb.get("lines")
+    if la is not None:
+        cong_t = set(la.t[la.loading >= CONGESTED]) | set(lb.t[lb.loading >= CONGESTED])
+    else:
+        cong_t = set()
 
     charging = pd.DataFrame()
     scalars: dict[str, float] = {}
@@ -125,6 +130,8 @@ def compare_runs(run_a: str | Path, run_b: str | Path) -> Comparison:
         )
         scalars["vehicles_moved_between_paths"] = float(moved.sum())
 
+    if la is None:
+        return Comparison(routing, charging, pd.DataFrame(), scalars)
     grid = pd.DataFrame(
         {
             "run": ["A", "B"],

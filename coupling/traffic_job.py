@@ -94,6 +94,8 @@ def run_traffic(case: Case, *, command: str = "traffic") -> Run:
         "travel_cost": r.travel_cost,
         "charging_cost": charging_cost,
         "paths": len(paths.paths),
+        "steps": case.time.steps,
+        "dt_h": case.time.dt_h,
         "build_s": t1 - t0,
         "solve_s": res.solve_s,
         "handover_s": res.handover_s,

@@ -15,7 +15,8 @@ from coupling.compare import CompareError, compare_runs
 
 def _run(folder: Path, shares: tuple[float, float], loads: list[float], loading: float, case="c"):
     folder.mkdir()
-    (folder / "summary.json").write_text(json.dumps({"case": case, "command": "x", "dt_h": 1.0}))
+    summary = {"case": case, "command": "x", "dt_h": 1.0, "steps": 4}
+    (folder / "summary.json").write_text(json.dumps(summary))
     pd.DataFrame(
         {
             "od": "o",
@@ -94,3 +95,18 @@ def test_compare_and_report_on_tariff_runs(tmp_path):
     page = (tmp_path / "rob" / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 4  # tariffs, loading, voltages, stations
     assert "decentralised_objective" in page
+
+
+def test_compare_traffic_only_runs(tmp_path):
+    a = _run(tmp_path / "a", (1.0, 0.0), [0.0, 4.0, 0.0, 0.0], 0.5)
+    b = _run(tmp_path / "b", (0.5, 0.5), [0.0, 0.0, 4.0, 0.0], 0.5)
+    for f in (a, b):
+        (f / "lines.csv").unlink()
+        (f / "buses.csv").unlink()
+    c = compare_runs(a, b)
+    assert c.scalars["vehicles_moved_between_paths"] == pytest.approx(50.0)
+    assert c.charging.set_index("where").loc["S", "mean_time_h_b"] == pytest.approx(2.5)
+    assert c.grid.empty
+    (b / "lines.csv").write_text("line,t,p_kw,q_kvar,loading\nl,0,1,0,0.5\n")
+    with pytest.raises(CompareError, match="grid results"):
+        compare_runs(a, b)
