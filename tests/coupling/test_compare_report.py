@@ -110,3 +110,36 @@ def test_compare_traffic_only_runs(tmp_path):
     (b / "lines.csv").write_text("line,t,p_kw,q_kvar,loading\nl,0,1,0,0.5\n")
     with pytest.raises(CompareError, match="grid results"):
         compare_runs(a, b)
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def test_report_renders_in_headless_chromium(tmp_path):
+    import os
+    import subprocess
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} not installed (Debian package chromium); optional render test")
+    run = tmp_path / "run"
+    assert CliRunner().invoke(main, ["tariff", "--samples", "0", "--out", str(run)]).exit_code == 0
+    assert CliRunner().invoke(main, ["report", str(run)]).exit_code == 0
+    shot = tmp_path / "shot.png"
+    subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--window-size=1000,3000",
+            f"--screenshot={shot}",
+            (run / "report.html").as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert shot.is_file() and shot.stat().st_size > 20_000  # a page with rendered figures
