@@ -22,3 +22,14 @@ def test_hosting_capacity_ordering():
     s = run_strategy(case, "grid").summary
     assert s["unserved_kwh"] == pytest.approx(0.0, abs=1e-3)
     assert s["max_line_loading"] <= 1.0 + 1e-6
+
+
+def test_feeder1000_case():
+    # seed 001 analogue: ~1000 buses, ~850 households at 1.3 EVs each, 96 x 15 min from noon
+    case = load_case("feeder1000-ev")
+    f = case.feeder
+    assert len(f.bus_ids) == 889 and f.steps == 96 and f.dt_h == 0.25
+    households = case.fleet.evs.bus.nunique()
+    assert households == 850
+    assert case.fleet.n / households == pytest.approx(1.3, abs=0.03)
+    assert set(case.fleet.evs.p_max_kw) == {2.3, 3.7, 11.0}
