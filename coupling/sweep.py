@@ -7,6 +7,13 @@ scheduler when its address is given (start one with ``dask scheduler`` and worke
 ``dask worker ADDRESS --nthreads 1`` on each machine; every worker needs evtp installed and
 the case folder at the same path). Results do not depend on where a point runs.
 
+A point is two Dask tasks: the optimisation stage (DSO problem, tariffs, aggregator loop;
+:func:`coupling.tariff_job.solve_tariff`) and the reporting stage (AC check, out-of-sample
+evaluation, tables, figures, the run folder; :func:`coupling.tariff_job.finish_tariff`), which
+receives the first stage's arrays. The reporting stage of one point can thus run beside the
+optimisation stage of another, so a few points load the workers evenly (5 indivisible points
+on 2 workers could not run faster than 5 / 3 = 1.67x of one worker).
+
 The sweep folder holds one run folder per point (``gamma=0.5/``) and ``sweep.csv`` with the
 headline figures of every point; it is written atomically like every run folder.
 """
@@ -25,7 +32,7 @@ import pandas as pd
 from cases.atomic import atomic_folder
 from cases.builtin import load_case
 from cases.case import Case, CaseError
-from coupling.runfolder import write_run
+from coupling.runfolder import Run, write_run
 
 SWEEP_COLUMNS = (
     "objective",
@@ -77,21 +84,56 @@ def point_label(name: str, value: float) -> str:
     return f"{name}={value:g}"
 
 
-def run_point(case_spec: str, name: str, value: float, folder: str, samples: int) -> dict[str, Any]:
-    """One sweep point: run the tariff job and write its run folder; return the sweep row."""
-    from coupling.tariff_job import TariffOptions, run_tariff
+def _point(case_spec: str, name: str, value: float, samples: int):
+    from coupling.tariff_job import TariffOptions
 
     case = with_param(load_case(case_spec), name, value)
-    opts = TariffOptions(samples=samples, parallel=False)  # one core per Dask worker
-    run = run_tariff(case, opts, command=f"evtp sweep {point_label(name, value)}")
+    return case, TariffOptions(samples=samples, parallel=False)  # one core per Dask worker
+
+
+def solve_point(case_spec: str, name: str, value: float, samples: int) -> Any:
+    """Optimisation stage of one point (a :class:`~coupling.tariff_job.TariffSolution`); a
+    fleet-market case (seed 000) runs whole here and returns its :class:`Run`."""
+    from coupling.tariff_job import is_fleet_market, run_tariff, solve_tariff
+
+    case, opts = _point(case_spec, name, value, samples)
+    if is_fleet_market(case):
+        return run_tariff(case, opts, command=_command(name, value))
+    return solve_tariff(case, opts)
+
+
+def finish_point(
+    case_spec: str, name: str, value: float, samples: int, folder: str, solved: Any
+) -> dict[str, Any]:
+    """Reporting stage of one point: AC check, tables, figures, its run folder; the sweep row."""
+    from coupling.figures import figures_for
+    from coupling.tariff_job import finish_tariff
+
+    if isinstance(solved, Run):
+        run = solved
+    else:
+        case, opts = _point(case_spec, name, value, samples)
+        run = finish_tariff(case, opts, solved, command=_command(name, value))
+    run.figures = run.figures or figures_for(run.tables)
     write_run(run, Path(folder) / point_label(name, value))
     row = {name: value}
     row.update({k: run.summary.get(k) for k in SWEEP_COLUMNS})
     return row
 
 
+def run_point(case_spec: str, name: str, value: float, folder: str, samples: int) -> dict[str, Any]:
+    """One sweep point in this process (both stages); return the sweep row."""
+    solved = solve_point(case_spec, name, value, samples)
+    return finish_point(case_spec, name, value, samples, folder, solved)
+
+
+def _command(name: str, value: float) -> str:
+    return f"evtp sweep {point_label(name, value)}"
+
+
 def _warm_up(case_spec: str) -> None:
     """Import the model stack and build the case once in a worker process."""
+    import coupling.figures  # noqa: F401
     import coupling.tariff_job  # noqa: F401
 
     load_case(case_spec)
@@ -129,10 +171,17 @@ def run_sweep(
             # of the runs themselves, comparable between worker counts
             client.run(_warm_up, spec)
             t0 = time.perf_counter()
-            futures = [
-                client.submit(run_point, spec, name, v, str(tmp), samples, pure=False)
-                for v in values
-            ]
+            # two tasks per point, so that the reporting stage of one point (AC check,
+            # figures, writing) runs beside the optimisation stage of another: 5 points on 2
+            # workers are not bound by 5 / 3 = 1.67x. Stages with more work left go first.
+            futures = []
+            for v in values:
+                solved = client.submit(solve_point, spec, name, v, samples, pure=False, priority=1)
+                futures.append(
+                    client.submit(
+                        finish_point, spec, name, v, samples, str(tmp), solved, pure=False
+                    )
+                )
             rows = []
             for i, fut in enumerate(as_completed(futures), 1):
                 row = fut.result()

@@ -24,6 +24,7 @@ from coupling.dso import (
 )
 from coupling.grid_jobs import grid_summary, grid_tables, out_of_sample, solve_grid_model
 from coupling.loop import (
+    GridLimits,
     LimitPrices,
     LoopOptions,
     evaluate,
@@ -72,29 +73,49 @@ def ev_cost(
     return travel + penalty, charging
 
 
-def run_tariff(
+@dataclass
+class TariffSolution:
+    """What the optimisation stage of the tariff job hands to the reporting stage: plain
+    arrays and tables (no Pyomo objects), so that a sweep can run the two stages as separate
+    Dask tasks on different workers.
+
+    loads, central_loads : (stations x steps) aggregators' final and the DSO's loads (kW).
+    dlmp : bus x step arrays ``dlmp``, ``energy``, ``congestion``, ``voltage`` (currency/kWh).
+    bus_tariff : (buses x steps) final tariff (currency/kWh). central, decentral : (travel,
+    charging) costs. timings : ``build_s``, ``dso_solve_s``, ``loop_s`` (s).
+    """
+
+    gamma: float
+    limits: GridLimits
+    loads: np.ndarray
+    central_loads: np.ndarray
+    dlmp: dict[str, np.ndarray]
+    bus_tariff: np.ndarray
+    central: tuple[float, float]
+    decentral: tuple[float, float]
+    history: list[dict]
+    converged: bool
+    status: str
+    stations: pd.DataFrame
+    paths: pd.DataFrame
+    arrival_shortfall: float
+    unserved: dict[str, float]
+    timings: dict[str, float]
+
+
+def solve_tariff(
     case: Case,
     opts: TariffOptions = TariffOptions(),
     *,
-    command: str = "tariff",
     progress: Callable[[str], None] | None = None,
-) -> Run:
-    """DSO problem -> tariffs -> EVA responses -> loop; tables and summary of DESIGN §5.
-
-    A case without roads but with a stationary fleet runs seed 000's capacity market
-    (:func:`coupling.fleet_market.run_fleet_market`): the DSO knows no model of the fleet
-    operators, so the mechanism is ``subgradient`` whatever ``opts.mechanism`` says.
-    """
-    if case.traffic is None and case.fleet is not None:
-        from coupling.fleet_market import run_fleet_market
-
-        return run_fleet_market(case, opts.loop, command=command, progress=progress)
+) -> TariffSolution:
+    """Optimisation stage: DSO problem -> DLMP tariffs -> EVA responses -> loop."""
     say = progress or (lambda _: None)
     f = case.feeder
     steps, dt = case.time.steps, case.time.dt_h
     gamma = case.gamma if opts.gamma is None else opts.gamma
     mp = MarketParams.from_case(case)
-    stations, bus_of = station_ids(case), station_bus(case)
+    stations = station_ids(case)
     aggs = aggregators(case)
     price = f.price_per_kwh
 
@@ -122,7 +143,7 @@ def run_tariff(
         prices = LimitPrices.from_reduced_costs(rc_p, rc_w, dt)
     else:
         prices = LimitPrices.zeros(len(f.line_ids), len(f.bus_ids), steps)
-    bus_idx = np.array([f.bus_pos[bus_of[y]] for y in stations], dtype=int)
+    bus_idx = station_bus_index(case)
 
     def respond(bus_tariff: np.ndarray) -> tuple[np.ndarray, dict]:
         for m in evas.values():
@@ -141,7 +162,6 @@ def run_tariff(
         return ev_bus, out
 
     lim = grid_limits(f, margins)
-
     loop = run_loop(f, sens, lim, prices, respond, opts.loop, loop_progress(say))
     t3 = time.perf_counter()
 
@@ -149,10 +169,50 @@ def run_tariff(
     loads = sum(loop.responses[a][1] for a in aggs)
     dres = {a: dta_results(evas[a].dta) for a in aggs}
     d_travel = sum(r.travel_cost + r.arrival_penalty for r in dres.values())
-    decentral = ev_cost(d_travel, 0.0, loads, price, mp, dt)
+    return TariffSolution(
+        gamma=gamma,
+        limits=lim,
+        loads=loads,
+        central_loads=central_loads,
+        dlmp={k: d[k] for k in ("dlmp", "energy", "congestion", "voltage")},
+        bus_tariff=loop.bus_tariff,
+        central=central,
+        decentral=ev_cost(d_travel, 0.0, loads, price, mp, dt),
+        history=loop.history,
+        converged=loop.converged,
+        status=res.status,
+        stations=(
+            pd.concat([r.stations for r in dres.values()])
+            .groupby(["station", "t"], as_index=False, sort=False)[["queued", "charging", "p_kw"]]
+            .sum()
+        ),
+        paths=pd.concat([r.paths for r in dres.values()], ignore_index=True),
+        arrival_shortfall=sum(r.arrival_shortfall for r in dres.values()),
+        unserved={od: v for a in aggs for od, v in unserved_by_od(evas[a].dta).items()},
+        timings={"build_s": t1 - t0, "dso_solve_s": t2 - t1, "loop_s": t3 - t2},
+    )
+
+
+def station_bus_index(case: Case) -> np.ndarray:
+    """Position of each station's bus among the feeder's buses, in station order."""
+    bus_of = station_bus(case)
+    return np.array([case.feeder.bus_pos[bus_of[y]] for y in station_ids(case)], dtype=int)
+
+
+def finish_tariff(
+    case: Case, opts: TariffOptions, sol: TariffSolution, *, command: str = "tariff"
+) -> Run:
+    """Reporting stage: the final schedule on the linear grid, AC check, out-of-sample
+    evaluation, the tables and the summary of DESIGN §5."""
+    f = case.feeder
+    steps = case.time.steps
+    mp = MarketParams.from_case(case)
+    stations, bus_of = station_ids(case), station_bus(case)
+    bus_idx = station_bus_index(case)
+    sens = sensitivities(f)
     ev_bus = np.zeros((len(f.bus_ids), steps))
-    np.add.at(ev_bus, bus_idx, loads)
-    ev = evaluate(f, sens, lim, ev_bus)
+    np.add.at(ev_bus, bus_idx, sol.loads)
+    ev = evaluate(f, sens, sol.limits, ev_bus)
     p_net = f.load_p_kw - f.renewable_p_kw() + ev_bus
     state = GridState(
         p_kw=f.tree.sign[:, None] * ev.flow_kw,
@@ -163,38 +223,33 @@ def run_tariff(
     )
     ac = ac_check(f, state.p_net_kw, state.q_net_kvar)
     oos = (
-        out_of_sample(case, state, sens, gamma, opts.uncertainty_set, opts.samples, opts.seed)
+        out_of_sample(case, state, sens, sol.gamma, opts.uncertainty_set, opts.samples, opts.seed)
         if opts.samples
         else {}
     )
-
     n_y = len(stations)
     tariffs = pd.DataFrame(
         {
             "station": np.repeat(stations, steps),
             "bus": np.repeat([bus_of[y] for y in stations], steps),
             "t": np.tile(np.arange(steps), n_y),
-            **{k: d[k][bus_idx].reshape(-1) for k in ("dlmp", "energy", "congestion", "voltage")},
-            "tariff": loop.bus_tariff[bus_idx].reshape(-1),
+            **{k: v[bus_idx].reshape(-1) for k, v in sol.dlmp.items()},
+            "tariff": sol.bus_tariff[bus_idx].reshape(-1),
         }
-    )
-    st_tab = (
-        pd.concat([r.stations for r in dres.values()])
-        .groupby(["station", "t"], as_index=False, sort=False)[["queued", "charging", "p_kw"]]
-        .sum()
     )
     tables = grid_tables(f, state, ac) | {
         "tariffs": tariffs,
-        "stations": st_tab,
-        "paths": pd.concat([r.paths for r in dres.values()], ignore_index=True),
-        "loop": pd.DataFrame(loop.history),
+        "stations": sol.stations,
+        "paths": sol.paths,
+        "loop": pd.DataFrame(sol.history),
     }
+    tm = sol.timings
     summary: dict[str, Any] = (
         {
             "case": case.name,
             "command": command,
             "parameters": {
-                "gamma": gamma,
+                "gamma": sol.gamma,
                 "uncertainty_set": opts.uncertainty_set,
                 "mechanism": opts.mechanism,
                 "beta": mp.beta,
@@ -205,26 +260,53 @@ def run_tariff(
                 "samples": opts.samples,
                 "seed": opts.seed,
             },
-            "objective": sum(decentral),
-            "travel_cost": decentral[0],
-            "charging_cost": decentral[1],
-            "centralised_objective": sum(central),
-            "decentralised_objective": sum(decentral),
-            "iterations": len(loop.history),
-            "converged": loop.converged,
-            "status": res.status,
-            "aggregators": len(aggs),
-            "build_s": t1 - t0,
-            "solve_s": (t2 - t1) + sum(r["eva_s"] for r in loop.history),
-            "dso_solve_s": t2 - t1,
-            "loop_s": t3 - t2,
-            "max_station_load_gap_kw": float(np.abs(loads - central_loads).max(initial=0.0)),
-            "arrival_shortfall": sum(r.arrival_shortfall for r in dres.values()),
-            "unserved_vehicles_by_od": {
-                od: v for a in aggs for od, v in unserved_by_od(evas[a].dta).items()
-            },
+            "objective": sum(sol.decentral),
+            "travel_cost": sol.decentral[0],
+            "charging_cost": sol.decentral[1],
+            "centralised_objective": sum(sol.central),
+            "decentralised_objective": sum(sol.decentral),
+            "iterations": len(sol.history),
+            "converged": sol.converged,
+            "status": sol.status,
+            "aggregators": len(aggregators(case)),
+            "build_s": tm["build_s"],
+            "solve_s": tm["dso_solve_s"] + sum(r["eva_s"] for r in sol.history),
+            "dso_solve_s": tm["dso_solve_s"],
+            "loop_s": tm["loop_s"],
+            "max_station_load_gap_kw": float(
+                np.abs(sol.loads - sol.central_loads).max(initial=0.0)
+            ),
+            "arrival_shortfall": sol.arrival_shortfall,
+            "unserved_vehicles_by_od": sol.unserved,
         }
         | grid_summary(f, state, ac)
         | oos
     )
     return Run(summary=summary, tables=tables)
+
+
+def is_fleet_market(case: Case) -> bool:
+    """A case without roads but with a stationary fleet: seed 000's capacity market."""
+    return case.traffic is None and case.fleet is not None
+
+
+def run_tariff(
+    case: Case,
+    opts: TariffOptions = TariffOptions(),
+    *,
+    command: str = "tariff",
+    progress: Callable[[str], None] | None = None,
+) -> Run:
+    """DSO problem -> tariffs -> EVA responses -> loop; tables and summary of DESIGN §5
+    (:func:`solve_tariff` then :func:`finish_tariff`).
+
+    A case without roads but with a stationary fleet runs seed 000's capacity market
+    (:func:`coupling.fleet_market.run_fleet_market`): the DSO knows no model of the fleet
+    operators, so the mechanism is ``subgradient`` whatever ``opts.mechanism`` says.
+    """
+    if is_fleet_market(case):
+        from coupling.fleet_market import run_fleet_market
+
+        return run_fleet_market(case, opts.loop, command=command, progress=progress)
+    sol = solve_tariff(case, opts, progress=progress)
+    return finish_tariff(case, opts, sol, command=command)
