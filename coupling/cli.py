@@ -321,8 +321,7 @@ def tariff(
     step_kw: float | None,
 ) -> None:
     """Robust dynamic tariffs: DSO problem, DLMP tariffs and the DSO-aggregator loop."""
-    from coupling.loop import LoopOptions
-    from coupling.tariff_job import TariffOptions, run_tariff
+    from coupling.tariff_job import TariffOptions, loop_options, run_tariff
 
     target = _out_folder(out, case, "tariff")
     c = load_case(case)
@@ -332,11 +331,7 @@ def tariff(
         mechanism=mechanism,
         samples=samples,
         seed=seed,
-        loop=LoopOptions(
-            max_iter=max_iter,
-            step_rule=step_rule,
-            step_kw=c.parameter("step_kw", 1e-3) if step_kw is None else step_kw,
-        ),
+        loop=loop_options(c, max_iter=max_iter, step_rule=step_rule, step_kw=step_kw),
     )
     g = c.gamma if gamma is None else gamma
     click.echo(f"tariff of {c.name}: gamma {g}, {mechanism} mechanism, {c.time.steps} steps")

@@ -85,10 +85,11 @@ def point_label(name: str, value: float) -> str:
 
 
 def _point(case_spec: str, name: str, value: float, samples: int):
-    from coupling.tariff_job import TariffOptions
+    from coupling.tariff_job import TariffOptions, loop_options
 
     case = with_param(load_case(case_spec), name, value)
-    return case, TariffOptions(samples=samples, parallel=False)  # one core per Dask worker
+    # the loop options of `evtp tariff CASE`; one core per Dask worker
+    return case, TariffOptions(samples=samples, parallel=False, loop=loop_options(case))
 
 
 def solve_point(case_spec: str, name: str, value: float, samples: int) -> Any:

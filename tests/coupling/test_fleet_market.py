@@ -10,10 +10,11 @@ import pytest
 from cases.builtin import load_case
 from coupling.fleet_market import run_fleet_market
 from coupling.loop import LoopOptions
+from coupling.tariff_job import loop_options
 
 
 def _run(case):
-    return run_fleet_market(case, LoopOptions(step_kw=case.parameter("step_kw", 1e-3)))
+    return run_fleet_market(case, loop_options(case))
 
 
 @pytest.fixture(scope="module")

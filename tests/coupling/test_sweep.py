@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
 from cases.builtin import load_case
 from cases.case import CaseError
-from coupling.sweep import parse_param, run_sweep, with_param
+from coupling.loop import LoopOptions
+from coupling.sweep import parse_param, run_point, run_sweep, with_param
 from coupling.tariff_job import TariffOptions, run_tariff
 
 
@@ -41,3 +44,16 @@ def test_sweep_equals_serial_runs(tmp_path):
     on_disk = pd.read_csv(tmp_path / "sw" / "sweep.csv")
     assert on_disk.objective.to_numpy() == pytest.approx(table.objective.to_numpy(), rel=1e-9)
     assert [p.name for p in tmp_path.iterdir()] == ["sw"]
+
+
+@pytest.mark.parametrize("step_kw", [0.004, 0.002])
+def test_sweep_point_runs_the_loop_of_evtp_tariff(tmp_path, step_kw):
+    """A point takes the case's loop options like ``evtp tariff CASE`` (hu2014-lv's step_kw,
+    0.004, not the library default 0.001), and a swept step_kw reaches the loop."""
+    row = run_point("hu2014-lv", "step_kw", step_kw, str(tmp_path), 0)
+    summary = json.loads((tmp_path / f"step_kw={step_kw:g}" / "summary.json").read_text())
+    assert summary["parameters"]["step_kw"] == step_kw
+    case = with_param(load_case("hu2014-lv"), "step_kw", step_kw)
+    ref = run_tariff(case, TariffOptions(loop=LoopOptions(step_kw=step_kw))).summary
+    assert row["iterations"] == ref["iterations"] <= 8  # paper: 5 rounds
+    assert row["objective"] == pytest.approx(ref["objective"], rel=1e-9)
