@@ -15,7 +15,7 @@ Chosen here (the paper does not give them):
 * Departures: each OD's 5000 EVs leave between 05:00 and 10:00 (weights 1, 2, 3, 3, 2, 1),
   so charging demand peaks around 10:00-15:00 as in the paper's tariff table.
 * Stations F1..F4 at road nodes T8, T5, T6, T13: 400 plugs each, one 50 kW virtual charger,
-  efficiency 0.95. Battery 40 kWh. Every vehicle quantity keeps SOC in [0.2, 1.0].
+  efficiency 0.95. Battery 30 kWh. Every vehicle quantity keeps SOC in [0.2, 1.0].
 * Costs: w = 0.03 $/vehicle-step (travel time), seed 003's beta = 2e-5 $/kWh per kW of total
   charging power, energy price 0.08 $/kWh at night, 0.15 $/kWh 08:00-20:00 (day-ahead
   shape); uniqueness term eps = 1e-5 $/kWh per kW per station.

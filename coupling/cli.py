@@ -98,6 +98,7 @@ def _finish(run: Run, out: Path) -> None:
             "min_voltage_ac_pu",
             "max_voltage_error_pu",
             "oos_violation_rate",
+            "oos_box_violation_rate",
             "build_s",
             "solve_s",
         )
@@ -371,7 +372,9 @@ def strategy(case: str, strategy_name: str, ev_share: float, seed: int, out: str
 @click.option("--out", required=True, type=click.Path(), help="Sweep folder.")
 @click.option("--workers", type=int, default=2, show_default=True, help="Local Dask workers.")
 @click.option("--scheduler", help="Address of a running Dask scheduler (instead of local).")
-@click.option("--samples", type=int, default=0, show_default=True, help="Out-of-sample draws.")
+@click.option(
+    "--samples", type=int, default=200, show_default=True, help="Out-of-sample draws per point."
+)
 @_guard
 def sweep(
     case: str, param: str, out: str, workers: int, scheduler: str | None, samples: int

@@ -44,6 +44,9 @@ SWEEP_COLUMNS = (
     "max_line_loading",
     "min_voltage_pu",
     "oos_violation_rate",
+    "oos_worst_flow_excess_kw",
+    "oos_box_violation_rate",
+    "oos_box_worst_flow_excess_kw",
     "build_s",
     "solve_s",
 )
