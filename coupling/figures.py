@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from pathlib import Path
 
@@ -169,21 +170,33 @@ def network_map(case_dir: Path) -> Figure | None:
     return draw
 
 
+# figure name -> (the run table it is drawn from, its builder)
+TABLE_FIGURES: dict[str, tuple[str, Callable[[pd.DataFrame], Figure]]] = {
+    "tariffs": ("tariffs", tariff_heatmap),
+    "line_loading": ("lines", line_loading_heatmap),
+    "voltage_bands": ("buses", voltage_bands),
+    "stations": ("stations", station_activity),
+    "soc": ("fleet", soc_trajectories),
+}
+
+
 def figures_for(tables: dict[str, pd.DataFrame], case_dir: Path | None = None) -> dict[str, Figure]:
     """Every figure the run's tables (and optionally its case folder) support."""
-    out: dict[str, Figure] = {}
-    if "tariffs" in tables and len(tables["tariffs"]):
-        out["tariffs"] = tariff_heatmap(tables["tariffs"])
-    if "lines" in tables:
-        out["line_loading"] = line_loading_heatmap(tables["lines"])
-    if "buses" in tables:
-        out["voltage_bands"] = voltage_bands(tables["buses"])
-    if "stations" in tables:
-        out["stations"] = station_activity(tables["stations"])
-    if "fleet" in tables:
-        out["soc"] = soc_trajectories(tables["fleet"])
+    out: dict[str, Figure] = {
+        name: build(tables[key])
+        for name, (key, build) in TABLE_FIGURES.items()
+        if key in tables and len(tables[key])
+    }
     if case_dir is not None:
         m = network_map(case_dir)
         if m is not None:
             out["map"] = m
     return out
+
+
+def render_png(name: str, table: pd.DataFrame) -> bytes:
+    """PNG bytes of the table figure ``name`` (see ``TABLE_FIGURES``) drawn from ``table``;
+    lets another process (a Dask worker) draw a run's figures."""
+    buf = io.BytesIO()
+    TABLE_FIGURES[name][1](table)(buf)
+    return buf.getvalue()

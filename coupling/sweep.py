@@ -5,14 +5,15 @@ robust budget) or any scalar of the case's ``[parameters]`` (e.g. ``beta``, ``ep
 run on a Dask ``LocalCluster`` of ``workers`` single-threaded processes, or on a running
 scheduler when its address is given (start one with ``dask scheduler`` and workers with
 ``dask worker ADDRESS --nthreads 1`` on each machine; every worker needs evtp installed and
-the case folder at the same path). Results do not depend on where a point runs.
+the case folder at the same path; the sweep folder is written by this process only).
+Results do not depend on where a point runs.
 
-A point is two Dask tasks: the optimisation stage (DSO problem, tariffs, aggregator loop;
-:func:`coupling.tariff_job.solve_tariff`) and the reporting stage (AC check, out-of-sample
-evaluation, tables, figures, the run folder; :func:`coupling.tariff_job.finish_tariff`), which
-receives the first stage's arrays. The reporting stage of one point can thus run beside the
-optimisation stage of another, so a few points load the workers evenly (5 indivisible points
-on 2 workers could not run faster than 5 / 3 = 1.67x of one worker).
+A point is several Dask tasks in three stages: the optimisation (DSO problem, tariffs,
+aggregator loop; :func:`coupling.tariff_job.solve_tariff`), the reporting (AC check,
+out-of-sample evaluation, tables, summary; :func:`coupling.tariff_job.finish_tariff`) and one
+task per figure. Each stage receives the previous stage's arrays, so the reporting and the
+figures of one point run beside the optimisation of another and a few points load the workers
+evenly (5 indivisible points on 2 workers could not run faster than 5 / 3 = 1.67x of one).
 
 The sweep folder holds one run folder per point (``gamma=0.5/``) and ``sweep.csv`` with the
 headline figures of every point; it is written atomically like every run folder.
@@ -20,6 +21,7 @@ headline figures of every point; it is written atomically like every run folder.
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -95,9 +97,13 @@ def _point(case_spec: str, name: str, value: float, samples: int):
     return case, TariffOptions(samples=samples, parallel=False, loop=loop_options(case))
 
 
+def _command(name: str, value: float) -> str:
+    return f"evtp sweep {point_label(name, value)}"
+
+
 def solve_point(case_spec: str, name: str, value: float, samples: int) -> Any:
-    """Optimisation stage of one point (a :class:`~coupling.tariff_job.TariffSolution`); a
-    fleet-market case (seed 000) runs whole here and returns its :class:`Run`."""
+    """Stage 1 of a point: the optimisation (a :class:`~coupling.tariff_job.TariffSolution`);
+    a fleet-market case (seed 000) runs whole here and returns its :class:`Run`."""
     from coupling.tariff_job import is_fleet_market, run_tariff, solve_tariff
 
     case, opts = _point(case_spec, name, value, samples)
@@ -106,19 +112,38 @@ def solve_point(case_spec: str, name: str, value: float, samples: int) -> Any:
     return solve_tariff(case, opts)
 
 
-def finish_point(
-    case_spec: str, name: str, value: float, samples: int, folder: str, solved: Any
-) -> dict[str, Any]:
-    """Reporting stage of one point: AC check, tables, figures, its run folder; the sweep row."""
-    from coupling.figures import figures_for
+def finish_point(case_spec: str, name: str, value: float, samples: int, solved: Any) -> Run:
+    """Stage 2 of a point: AC check, out-of-sample evaluation, tables and summary."""
     from coupling.tariff_job import finish_tariff
 
     if isinstance(solved, Run):
-        run = solved
-    else:
-        case, opts = _point(case_spec, name, value, samples)
-        run = finish_tariff(case, opts, solved, command=_command(name, value))
-    run.figures = run.figures or figures_for(run.tables)
+        return solved
+    case, opts = _point(case_spec, name, value, samples)
+    return finish_tariff(case, opts, solved, command=_command(name, value))
+
+
+def _figure_names(run: Run) -> list[str]:
+    from coupling.figures import figures_for
+
+    return list(figures_for(run.tables))
+
+
+def render_figure(name: str, table: pd.DataFrame) -> bytes:
+    """Stage 3 of a point, one task per figure: PNG bytes."""
+    from coupling.figures import render_png
+
+    return render_png(name, table)
+
+
+def _table_of(fig: str) -> str:
+    from coupling.figures import TABLE_FIGURES
+
+    return TABLE_FIGURES[fig][0]
+
+
+def write_point(run: Run, pngs: dict[str, bytes], folder: Path, name: str, value: float) -> dict:
+    """Write a point's run folder (tables, figures, summary); return its sweep row."""
+    run.figures = {k: (lambda path, b=b: Path(path).write_bytes(b)) for k, b in pngs.items()}
     write_run(run, Path(folder) / point_label(name, value))
     row = {name: value}
     row.update({k: run.summary.get(k) for k in SWEEP_COLUMNS})
@@ -126,13 +151,12 @@ def finish_point(
 
 
 def run_point(case_spec: str, name: str, value: float, folder: str, samples: int) -> dict[str, Any]:
-    """One sweep point in this process (both stages); return the sweep row."""
-    solved = solve_point(case_spec, name, value, samples)
-    return finish_point(case_spec, name, value, samples, folder, solved)
-
-
-def _command(name: str, value: float) -> str:
-    return f"evtp sweep {point_label(name, value)}"
+    """One sweep point in this process (every stage); return the sweep row."""
+    run = finish_point(
+        case_spec, name, value, samples, solve_point(case_spec, name, value, samples)
+    )
+    pngs = {f: render_figure(f, run.tables[_table_of(f)]) for f in _figure_names(run)}
+    return write_point(run, pngs, Path(folder), name, value)
 
 
 def _warm_up(case_spec: str) -> None:
@@ -141,6 +165,72 @@ def _warm_up(case_spec: str) -> None:
     import coupling.tariff_job  # noqa: F401
 
     load_case(case_spec)
+
+
+def _run_stages(
+    client: Any,
+    spec: str,
+    name: str,
+    values: list[float],
+    samples: int,
+    folder: Path,
+    say: Callable[[str], None],
+) -> list[dict[str, Any]]:
+    """Run every point's stages on ``client``; write each point folder as it completes.
+
+    A small list scheduler in this process: a task is handed to Dask only when a worker
+    thread is free, and of the ready tasks the one of the earliest stage goes first (it has
+    the most work behind it), then the earliest point. Stage results come back here and the
+    next stage is submitted with them, so workers need no shared file system; this process
+    writes the folders.
+    """
+    from dask.distributed import as_completed
+
+    slots = max(1, sum(w["nthreads"] for w in client.scheduler_info()["workers"].values()))
+    ready: list[tuple[int, int, str, tuple]] = []  # (stage, point, figure, args)
+    runs: dict[int, Run] = {}
+    pngs: dict[int, dict[str, bytes]] = {}
+    waiting: dict[int, int] = {}  # figures still to draw, per point
+    rows: list[dict[str, Any]] = []
+    tasks = {0: solve_point, 1: finish_point, 2: render_figure}
+    done = as_completed()
+    inflight: dict[str, tuple[int, int, str]] = {}
+
+    def launch() -> None:
+        while ready and len(inflight) < slots:
+            stage, i, fig, args = heapq.heappop(ready)
+            fut = client.submit(tasks[stage], *args, pure=False)
+            inflight[fut.key] = (stage, i, fig)
+            done.add(fut)
+
+    def point_done(i: int) -> None:
+        rows.append(write_point(runs.pop(i), pngs.pop(i), folder, name, values[i]))
+        label = point_label(name, values[i])
+        say(f"[{len(rows)}/{len(values)}] {label}: objective {rows[-1]['objective']:.2f}")
+
+    for i, v in enumerate(values):
+        heapq.heappush(ready, (0, i, "", (spec, name, v, samples)))
+    launch()
+    for fut in done:
+        stage, i, fig = inflight.pop(fut.key)
+        result = fut.result()
+        if stage == 0:
+            heapq.heappush(ready, (1, i, "", (spec, name, values[i], samples, result)))
+        elif stage == 1:
+            runs[i], pngs[i] = result, {}
+            figs = _figure_names(result)
+            waiting[i] = len(figs)
+            for f in figs:
+                heapq.heappush(ready, (2, i, f, (f, result.tables[_table_of(f)])))
+            if not figs:
+                point_done(i)
+        else:
+            pngs[i][fig] = result
+            waiting[i] -= 1
+            if waiting[i] == 0:
+                point_done(i)
+        launch()
+    return rows
 
 
 def run_sweep(
@@ -154,14 +244,14 @@ def run_sweep(
     progress: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
     """Run every point of ``param`` on Dask and write the sweep folder ``out`` atomically."""
-    from dask.distributed import Client, LocalCluster, as_completed
+    from dask.distributed import Client, LocalCluster
 
     say = progress or (lambda _: None)
     name, values = parse_param(param)
     with_param(load_case(case_spec), name, values[0])  # fail fast on a bad name
     out = Path(out)
     spec = str(Path(case_spec).resolve()) if Path(case_spec).is_dir() else case_spec
-    cluster = None
+    cluster = client = None
     try:
         with atomic_folder(out) as tmp:
             if scheduler:
@@ -175,28 +265,13 @@ def run_sweep(
             # of the runs themselves, comparable between worker counts
             client.run(_warm_up, spec)
             t0 = time.perf_counter()
-            # two tasks per point, so that the reporting stage of one point (AC check,
-            # figures, writing) runs beside the optimisation stage of another: 5 points on 2
-            # workers are not bound by 5 / 3 = 1.67x. Stages with more work left go first.
-            futures = []
-            for v in values:
-                solved = client.submit(solve_point, spec, name, v, samples, pure=False, priority=1)
-                futures.append(
-                    client.submit(
-                        finish_point, spec, name, v, samples, str(tmp), solved, pure=False
-                    )
-                )
-            rows = []
-            for i, fut in enumerate(as_completed(futures), 1):
-                row = fut.result()
-                rows.append(row)
-                label = point_label(name, row[name])
-                say(f"[{i}/{len(values)}] {label}: objective {row['objective']:.2f}")
-            client.close()
+            rows = _run_stages(client, spec, name, values, samples, tmp, say)
             table = pd.DataFrame(rows).sort_values(name, ignore_index=True)
             table["sweep_wall_s"] = time.perf_counter() - t0
             table.to_csv(tmp / "sweep.csv", index=False, lineterminator="\n", float_format="%.10g")
         return table
     finally:
+        if client is not None:
+            client.close()
         if cluster is not None:
             cluster.close()
