@@ -57,3 +57,19 @@ def test_sweep_point_runs_the_loop_of_evtp_tariff(tmp_path, step_kw):
     ref = run_tariff(case, TariffOptions(loop=LoopOptions(step_kw=step_kw))).summary
     assert row["iterations"] == ref["iterations"] <= 8  # paper: 5 rounds
     assert row["objective"] == pytest.approx(ref["objective"], rel=1e-9)
+
+
+def test_sweep_on_a_running_scheduler(tmp_path):
+    """--scheduler ADDRESS: the points run on an existing cluster, which stays up."""
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        table = run_sweep(
+            "tn20-dn17", "gamma=1", tmp_path / "sw", scheduler=cluster.scheduler_address
+        )
+        assert cluster.scheduler.workers  # not shut down by the sweep
+    ref = run_tariff(load_case("tn20-dn17"), TariffOptions(gamma=1.0)).summary
+    assert table.objective.iloc[0] == pytest.approx(ref["objective"], rel=1e-12)
+    assert (tmp_path / "sw" / "gamma=1" / "figures" / "tariffs.png").is_file()
