@@ -20,6 +20,7 @@ from cases.case import CaseError
 from cases.folder import write_case
 from coupling.compare import CompareError
 from coupling.runfolder import Run, write_run
+from coupling.sweep import SweepError
 from power.ac_check import ACCheckError
 from power.feeder import FeederDataError
 from power.fleet import FleetDataError
@@ -41,6 +42,7 @@ INPUT_ERRORS: tuple[type[Exception], ...] = (
     FileExistsError,
     FileNotFoundError,
     CompareError,
+    SweepError,
 )
 RUN_ERRORS: tuple[type[Exception], ...] = (SolveError, ACCheckError)
 
@@ -370,7 +372,13 @@ def strategy(case: str, strategy_name: str, ev_share: float, seed: int, out: str
 @click.argument("case")
 @click.option("--param", "param", required=True, help="NAME=start:stop:step, e.g. gamma=0:1:0.25.")
 @click.option("--out", required=True, type=click.Path(), help="Sweep folder.")
-@click.option("--workers", type=int, default=2, show_default=True, help="Local Dask workers.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Local Dask workers.",
+)
 @click.option("--scheduler", help="Address of a running Dask scheduler (instead of local).")
 @click.option(
     "--samples", type=int, default=200, show_default=True, help="Out-of-sample draws per point."

@@ -36,6 +36,11 @@ from cases.builtin import load_case
 from cases.case import Case, CaseError
 from coupling.runfolder import Run, write_run
 
+
+class SweepError(RuntimeError):
+    """The Dask cluster of a sweep cannot be used (unreachable scheduler, no workers)."""
+
+
 SWEEP_COLUMNS = (
     "objective",
     "travel_cost",
@@ -233,6 +238,26 @@ def _run_stages(
     return rows
 
 
+def _connect(address: str, timeout_s: float = 30.0) -> Any:
+    """A client of the running scheduler at ``address`` (10 s to connect) with at least one
+    worker (``timeout_s`` to wait for it)."""
+    from dask.distributed import Client
+
+    try:
+        client = Client(address, timeout=10)
+    except (OSError, TimeoutError) as exc:
+        raise SweepError(f"--scheduler {address}: cannot connect ({exc})") from None
+    try:
+        client.wait_for_workers(1, timeout=timeout_s)
+    except TimeoutError:
+        client.close()
+        raise SweepError(
+            f"--scheduler {address}: no worker connected within {timeout_s:g} s "
+            "(start one with: dask worker ADDRESS --nthreads 1)"
+        ) from None
+    return client
+
+
 def run_sweep(
     case_spec: str,
     param: str,
@@ -247,6 +272,8 @@ def run_sweep(
     from dask.distributed import Client, LocalCluster
 
     say = progress or (lambda _: None)
+    if scheduler is None and workers < 1:
+        raise SweepError(f"--workers {workers}: a local cluster needs at least 1 worker")
     name, values = parse_param(param)
     with_param(load_case(case_spec), name, values[0])  # fail fast on a bad name
     out = Path(out)
@@ -255,7 +282,7 @@ def run_sweep(
     try:
         with atomic_folder(out) as tmp:
             if scheduler:
-                client = Client(scheduler)
+                client = _connect(scheduler)
             else:
                 cluster = LocalCluster(
                     n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None

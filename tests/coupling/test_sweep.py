@@ -10,7 +10,7 @@ import pytest
 from cases.builtin import load_case
 from cases.case import CaseError
 from coupling.loop import LoopOptions
-from coupling.sweep import parse_param, run_point, run_sweep, with_param
+from coupling.sweep import SweepError, parse_param, run_point, run_sweep, with_param
 from coupling.tariff_job import TariffOptions, run_tariff
 
 
@@ -22,6 +22,12 @@ def test_parse_param():
             parse_param(bad)
     with pytest.raises(CaseError, match="not a parameter"):
         with_param(load_case("tn20-dn17"), "nope", 1.0)
+
+
+def test_sweep_without_workers_is_refused(tmp_path):
+    with pytest.raises(SweepError, match="at least 1 worker"):
+        run_sweep("tn20-dn17", "gamma=1", tmp_path / "sw", workers=0)
+    assert not list(tmp_path.iterdir())
 
 
 def test_sweep_equals_serial_runs(tmp_path):
