@@ -31,6 +31,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from cases.case import Case, CaseError
+from coupling.lifting import lifted
 from coupling.traffic_job import add_case_dta
 from power.lindistflow import GridOptions, Margins, add_lindistflow
 from traffic.paths import PathSet
@@ -76,11 +77,24 @@ def _charging_terms(
     dt: float,
     mp: MarketParams,
 ):
-    """beta dt sum_t (sum_y p_yt)^2 + eps dt sum_yt p_yt^2 as a Pyomo expression."""
-    total = [sum(loads[y, t] for y in stations) for t in range(steps)]
-    quad = mp.beta * dt * sum(p * p for p in total) if mp.beta else 0.0
+    """beta dt sum_t (sum_y p_yt)^2 + eps dt sum_yt p_yt^2 as a Pyomo expression, squaring the
+    lifted station loads ``blk.charge_kw[y, t]`` and totals ``blk.total_kw[t]`` (kW; see
+    :mod:`coupling.lifting`)."""
+    if not (mp.beta or mp.eps):
+        return 0.0
+    idx = [(y, t) for y in stations for t in range(steps)]
+    charge = lifted(blk, "charge_kw", {k: loads[k] for k in idx}, "station load (kW)")
+    quad = 0.0
+    if mp.beta:
+        total = lifted(
+            blk,
+            "total_kw",
+            {t: sum(charge[y, t] for y in stations) for t in range(steps)},
+            "total EV charging power (kW)",
+        )
+        quad = mp.beta * dt * sum(total[t] ** 2 for t in range(steps))
     if mp.eps:
-        quad = quad + mp.eps * dt * sum(loads[y, t] ** 2 for y in stations for t in range(steps))
+        quad = quad + mp.eps * dt * sum(charge[k] ** 2 for k in idx)
     return quad
 
 

@@ -32,6 +32,7 @@ import pyomo.environ as pyo
 
 from cases.case import Case, CaseError
 from coupling.grid_jobs import grid_summary, grid_tables
+from coupling.lifting import lifted
 from coupling.loop import (
     LimitPrices,
     LoopOptions,
@@ -85,9 +86,11 @@ def build_fo(case: Case, fleet: Fleet, weight: float) -> pyo.ConcreteModel:
     total = {t: [] for t in range(steps)}
     for b, t in keys:
         total[t].append(fb.bus_p_kw[b, t])
-    m.P = pyo.Expression(range(steps), rule=lambda _, t: sum(total[t]) if total[t] else 0.0)
+    # squares of lifted variables keep the Hessian diagonal (coupling.lifting)
+    p_bus = lifted(m, "p_bus_kw", {k: fb.bus_p_kw[k] for k in keys}, "FO load per bus (kW)")
+    m.P = lifted(m, "P", {t: sum(total[t]) for t in range(steps) if total[t]}, "FO load (kW)")
     energy = sum((float(price[t]) + m.tariff[b, t]) * dt * fb.bus_p_kw[b, t] for b, t in keys)
-    loss = LOSS_PROXY * dt * sum(fb.bus_p_kw[k] ** 2 for k in keys)
+    loss = LOSS_PROXY * dt * sum(p_bus[k] ** 2 for k in keys)
     dev = sum((m.P[t] - m.preferred[t]) ** 2 for t in range(steps) if total[t]) * dt / p_nom
     m.obj = pyo.Objective(
         expr=energy + loss + m.weight * dev + UNSERVED_COST * fb.unserved_total_kwh
@@ -117,7 +120,7 @@ def run_fleet_market(
     # preferred schedules: weight 0, tariff 0
     for m in models.values():
         solve(m, duals=False, reuse=True)
-        pref = [pyo.value(m.P[t]) for t in range(steps)]
+        pref = [pyo.value(m.P[t]) if t in m.P else 0.0 for t in range(steps)]
         for t in range(steps):
             m.preferred[t] = pref[t]
         m.weight = m._evtp_weight

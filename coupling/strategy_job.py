@@ -28,6 +28,7 @@ import pyomo.environ as pyo
 
 from cases.case import Case, CaseError
 from coupling.grid_jobs import grid_summary, grid_tables, linear_powerflow, solve_grid_model
+from coupling.lifting import lifted
 from coupling.runfolder import Run
 from power.ac_check import ac_check
 from power.dlmp import dlmp_table
@@ -113,7 +114,8 @@ def build_strategy_model(case: Case, fleet: Fleet, s: Strategy) -> pyo.ConcreteM
     if not s.smart:
         energy = sum(price[t] * dt * fb.bus_p_kw[b, t] for b, t in fb.injection_keys)
         if not s.limits:
-            energy = energy + LOSS_PROXY * dt * sum(fb.bus_p_kw[k] ** 2 for k in fb.injection_keys)
+            p_bus = lifted(m, "p_bus_kw", {k: fb.bus_p_kw[k] for k in fb.injection_keys})
+            energy = energy + LOSS_PROXY * dt * sum(p_bus[k] ** 2 for k in fb.injection_keys)
         m.obj = pyo.Objective(expr=energy + penalty)
         return m
     target = fleet.evs.soc_target.to_numpy(float)[fb.fleet_index.ev_pos]

@@ -232,7 +232,17 @@ def finish_tariff(
     )
     ac = ac_check(f, state.p_net_kw, state.q_net_kvar)
     oos = (
-        out_of_sample(case, state, sens, sol.gamma, opts.uncertainty_set, opts.samples, opts.seed)
+        # violated = beyond the loop's tolerance, the one by which it accepted the schedule
+        out_of_sample(
+            case,
+            state,
+            sens,
+            sol.gamma,
+            opts.uncertainty_set,
+            opts.samples,
+            opts.seed,
+            tol_kw=opts.loop.tol_kw,
+        )
         if opts.samples
         else {}
     )
