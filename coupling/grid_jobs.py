@@ -195,7 +195,7 @@ def out_of_sample(
     slack = np.zeros(len(f.bus_ids), bool)
     slack[f.tree.slack] = True
 
-    def evaluate(g: float, k: SetKind) -> OutOfSample:
+    def draws_in(g: float, k: SetKind) -> OutOfSample:
         return evaluate_out_of_sample(
             f.tree.sign[:, None] * state.p_kw,
             state.v_pu**2,
@@ -212,8 +212,8 @@ def out_of_sample(
         )
 
     out: dict[str, Any] = {"oos_tol_kw": tol_kw}
-    in_set = evaluate(gamma, kind)
-    full = in_set if kind == "node" and gamma == 1.0 else evaluate(1.0, "node")
+    in_set = draws_in(gamma, kind)
+    full = in_set if kind == "node" and gamma == 1.0 else draws_in(1.0, "node")
     for prefix, res in (("oos", in_set), ("oos_box", full)):
         out |= {
             f"{prefix}_samples": res.n_samples,

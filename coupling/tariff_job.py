@@ -88,10 +88,13 @@ class TariffSolution:
     arrays and tables (no Pyomo objects), so that a sweep can run the two stages as separate
     Dask tasks on different workers.
 
+    gamma : the robust budget used. limits : the (robust) limits the loop evaluated against.
     loads, central_loads : (stations x steps) aggregators' final and the DSO's loads (kW).
     dlmp : bus x step arrays ``dlmp``, ``energy``, ``congestion``, ``voltage`` (currency/kWh).
     bus_tariff : (buses x steps) final tariff (currency/kWh). central, decentral : (travel,
-    charging) costs. timings : ``build_s``, ``dso_solve_s``, ``loop_s`` (s).
+    charging) costs. history, converged : the loop's rows and outcome. stations, paths : the
+    aggregators' summed station and path tables. arrival_shortfall, unserved : vehicles.
+    timings : ``build_s``, ``dso_solve_s``, ``loop_s`` (s).
     """
 
     gamma: float
