@@ -15,6 +15,40 @@ class CaseError(ValueError):
     """Invalid case folder or case.toml; the message is one line naming file and element."""
 
 
+# ranges of the model scalars of [parameters] (lower bound, strict?); weight_<fo> as "weight_"
+PARAMETER_RANGES: dict[str, tuple[float, bool]] = {
+    "beta": (0.0, False),
+    "eps": (0.0, False),
+    "cost_per_vehicle_step": (0.0, False),
+    "penalty_per_vehicle": (0.0, False),
+    "step_kw": (0.0, True),
+    "max_delay_steps": (0.0, False),
+    "battery_kwh": (0.0, True),
+    "k_paths": (1.0, False),
+    "weight_": (0.0, False),
+}
+
+
+def _check_parameters(params: dict[str, Any]) -> None:
+    """Ranges of the known scalars of ``[parameters]``; SOC bounds within [0, 1] and ordered."""
+    for name, val in params.items():
+        key = "weight_" if name.startswith("weight_") else name
+        if key not in PARAMETER_RANGES and name not in ("soc_min", "soc_max"):
+            continue
+        if isinstance(val, bool) or not isinstance(val, int | float):
+            raise CaseError(f"case.toml: [parameters] {name} must be a number, got {val!r}")
+        if name in ("soc_min", "soc_max"):
+            if not 0.0 <= val <= 1.0:
+                raise CaseError(f"case.toml: [parameters] {name} must lie in [0, 1], got {val!r}")
+            continue
+        low, strict = PARAMETER_RANGES[key]
+        if val < low or (strict and val == low):
+            op = ">" if strict else ">="
+            raise CaseError(f"case.toml: [parameters] {name} must be {op} {low:g}, got {val!r}")
+    if params.get("soc_min", 0.0) > params.get("soc_max", 1.0):
+        raise CaseError("case.toml: [parameters] soc_min must not exceed soc_max")
+
+
 @dataclass(frozen=True)
 class TimeGrid:
     """``steps`` steps of ``dt_h`` hours starting at ``start`` (ISO text, metadata only)."""
@@ -59,6 +93,7 @@ class Case:
             raise CaseError("case.toml: [time] does not match the feeder's time grid")
         if not 0.0 <= self.gamma <= 1.0:
             raise CaseError(f"case.toml: [robust] gamma must lie in [0, 1], got {self.gamma!r}")
+        _check_parameters(self.parameters)
         self.uncertainty.validate(self.feeder.bus_ids)
         if self.fleet is not None:
             self.fleet.validate(self.time.steps, self.feeder.bus_ids)

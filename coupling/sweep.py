@@ -81,13 +81,17 @@ def parse_param(spec: str) -> tuple[str, list[float]]:
 
 
 def with_param(case: Case, name: str, value: float) -> Case:
-    """``case`` with ``gamma`` or ``[parameters] name`` set to ``value``."""
-    if name == "gamma":
-        return replace(case, gamma=value)
-    if name not in case.parameters:
+    """``case`` with ``gamma`` or ``[parameters] name`` set to ``value`` (validated)."""
+    if name != "gamma" and name not in case.parameters:
         known = ", ".join(["gamma", *sorted(case.parameters)])
         raise CaseError(f"--param {name}: not a parameter of case {case.name!r} ({known})")
-    return replace(case, parameters={**case.parameters, name: value})
+    try:
+        if name == "gamma":
+            return replace(case, gamma=value)
+        return replace(case, parameters={**case.parameters, name: value})
+    except CaseError as exc:
+        msg = str(exc).split(": ", 1)[-1]
+        raise CaseError(f"--param {name}={value:g}: {msg}") from None
 
 
 def point_label(name: str, value: float) -> str:
@@ -275,7 +279,9 @@ def run_sweep(
     if scheduler is None and workers < 1:
         raise SweepError(f"--workers {workers}: a local cluster needs at least 1 worker")
     name, values = parse_param(param)
-    with_param(load_case(case_spec), name, values[0])  # fail fast on a bad name
+    base = load_case(case_spec)
+    for v in values:  # fail fast, before any cluster starts, on a bad name or value
+        with_param(base, name, v)
     out = Path(out)
     spec = str(Path(case_spec).resolve()) if Path(case_spec).is_dir() else case_spec
     cluster = client = None

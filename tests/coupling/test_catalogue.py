@@ -166,6 +166,14 @@ CATALOGUE = [
         _csv("grid/line_limits.csv", _set("line", "nope", 0)),
         ["grid/line_limits.csv", "'nope'"],
     ),
+    # model scalars out of range (a negative beta made the QP non-convex: solver failure)
+    ("tn20-dn17", _text("case.toml", "beta = 2e-05", "beta = -2e-05"), ["case.toml", "beta"]),
+    ("tn20-dn17", _text("case.toml", "k_paths = 3", "k_paths = 0"), ["case.toml", "k_paths"]),
+    (
+        "tn20-dn17",
+        _text("case.toml", "battery_kwh = 30.0", "battery_kwh = 0.0"),
+        ["case.toml", "battery_kwh"],
+    ),
 ]
 
 

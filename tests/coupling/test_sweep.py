@@ -24,6 +24,13 @@ def test_parse_param():
         with_param(load_case("tn20-dn17"), "nope", 1.0)
 
 
+def test_sweep_with_a_bad_value_fails_before_any_run(tmp_path):
+    for spec, words in (("gamma=0,1.5", "gamma=1.5"), ("beta=1e-5,-1", "beta must be >= 0")):
+        with pytest.raises(CaseError, match=words):
+            run_sweep("tn20-dn17", spec, tmp_path / "sw", workers=1)
+    assert not list(tmp_path.iterdir())
+
+
 def test_sweep_without_workers_is_refused(tmp_path):
     with pytest.raises(SweepError, match="at least 1 worker"):
         run_sweep("tn20-dn17", "gamma=1", tmp_path / "sw", workers=0)
