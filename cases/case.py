@@ -29,14 +29,20 @@ PARAMETER_RANGES: dict[str, tuple[float, bool]] = {
 }
 
 
+def _number(name: str, val: Any) -> float:
+    """``[parameters] name`` as float, or a CaseError naming it."""
+    if isinstance(val, bool) or not isinstance(val, int | float):
+        raise CaseError(f"case.toml: [parameters] {name} must be a number, got {val!r}")
+    return float(val)
+
+
 def _check_parameters(params: dict[str, Any]) -> None:
     """Ranges of the known scalars of ``[parameters]``; SOC bounds within [0, 1] and ordered."""
     for name, val in params.items():
         key = "weight_" if name.startswith("weight_") else name
         if key not in PARAMETER_RANGES and name not in ("soc_min", "soc_max"):
             continue
-        if isinstance(val, bool) or not isinstance(val, int | float):
-            raise CaseError(f"case.toml: [parameters] {name} must be a number, got {val!r}")
+        val = _number(name, val)
         if name in ("soc_min", "soc_max"):
             if not 0.0 <= val <= 1.0:
                 raise CaseError(f"case.toml: [parameters] {name} must lie in [0, 1], got {val!r}")
@@ -111,7 +117,4 @@ class Case:
 
     def parameter(self, name: str, default: float) -> float:
         """A scalar of ``[parameters]`` as float, or ``default`` when absent."""
-        val = self.parameters.get(name, default)
-        if isinstance(val, bool) or not isinstance(val, int | float):
-            raise CaseError(f"case.toml: [parameters] {name} must be a number, got {val!r}")
-        return float(val)
+        return _number(name, self.parameters.get(name, default))
