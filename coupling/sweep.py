@@ -223,9 +223,9 @@ def _run_stages(
     for fut in done:
         stage, i, fig = inflight.pop(fut.key)
         result = fut.result()
-        if stage == 0:
+        if stage == 0 and not isinstance(result, Run):
             heapq.heappush(ready, (1, i, "", (spec, name, values[i], samples, result)))
-        elif stage == 1:
+        elif stage in (0, 1):  # a report (a fleet-market point is reported by stage 0)
             runs[i], pngs[i] = result, {}
             figs = _figure_names(result)
             waiting[i] = len(figs)
