@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from cases.parameters import ParameterError, check_parameters, check_value, default
 from power.feeder import Feeder
 from power.fleet import Fleet
 from robust.uncertainty import Uncertainty
@@ -13,46 +14,6 @@ from traffic.network import RoadNetwork, Stations, TrafficDataError, TravelDeman
 
 class CaseError(ValueError):
     """Invalid case folder or case.toml; the message is one line naming file and element."""
-
-
-# ranges of the model scalars of [parameters] (lower bound, strict?); weight_<fo> as "weight_"
-PARAMETER_RANGES: dict[str, tuple[float, bool]] = {
-    "beta": (0.0, False),
-    "eps": (0.0, False),
-    "cost_per_vehicle_step": (0.0, False),
-    "penalty_per_vehicle": (0.0, False),
-    "step_kw": (0.0, True),
-    "max_delay_steps": (0.0, False),
-    "battery_kwh": (0.0, True),
-    "k_paths": (1.0, False),
-    "weight_": (0.0, False),
-}
-
-
-def _number(name: str, val: Any) -> float:
-    """``[parameters] name`` as float, or a CaseError naming it."""
-    if isinstance(val, bool) or not isinstance(val, int | float):
-        raise CaseError(f"case.toml: [parameters] {name} must be a number, got {val!r}")
-    return float(val)
-
-
-def _check_parameters(params: dict[str, Any]) -> None:
-    """Ranges of the known scalars of ``[parameters]``; SOC bounds within [0, 1] and ordered."""
-    for name, val in params.items():
-        key = "weight_" if name.startswith("weight_") else name
-        if key not in PARAMETER_RANGES and name not in ("soc_min", "soc_max"):
-            continue
-        val = _number(name, val)
-        if name in ("soc_min", "soc_max"):
-            if not 0.0 <= val <= 1.0:
-                raise CaseError(f"case.toml: [parameters] {name} must lie in [0, 1], got {val!r}")
-            continue
-        low, strict = PARAMETER_RANGES[key]
-        if val < low or (strict and val == low):
-            op = ">" if strict else ">="
-            raise CaseError(f"case.toml: [parameters] {name} must be {op} {low:g}, got {val!r}")
-    if params.get("soc_min", 0.0) > params.get("soc_max", 1.0):
-        raise CaseError("case.toml: [parameters] soc_min must not exceed soc_max")
 
 
 @dataclass(frozen=True)
@@ -99,7 +60,10 @@ class Case:
             raise CaseError("case.toml: [time] does not match the feeder's time grid")
         if not 0.0 <= self.gamma <= 1.0:
             raise CaseError(f"case.toml: [robust] gamma must lie in [0, 1], got {self.gamma!r}")
-        _check_parameters(self.parameters)
+        try:
+            check_parameters(self.parameters)
+        except ParameterError as exc:
+            raise CaseError(str(exc)) from None
         self.uncertainty.validate(self.feeder.bus_ids)
         if self.fleet is not None:
             self.fleet.validate(self.time.steps, self.feeder.bus_ids)
@@ -115,6 +79,20 @@ class Case:
                             f"unknown bus {b!r} (not in grid/buses.csv)"
                         )
 
-    def parameter(self, name: str, default: float) -> float:
-        """A scalar of ``[parameters]`` as float, or ``default`` when absent."""
-        return _number(name, self.parameters.get(name, default))
+    def parameter(self, name: str, fallback: float | str | None = None) -> Any:
+        """A scalar of ``[parameters]``: its value, else ``fallback``, else the registry
+        default (``cases/parameters.py``); numbers as float, choices as text, None when the
+        registry default is "absent"."""
+        if name in self.parameters:
+            val = self.parameters[name]
+        elif fallback is not None:
+            val = fallback
+        else:
+            val = default(name)
+            if val is None:
+                return None
+        try:
+            out = check_value(name, val)
+        except ParameterError as exc:
+            raise CaseError(str(exc)) from None
+        return float(out) if isinstance(out, int | float) else out

@@ -3,6 +3,7 @@ that also drive validation: ``python -m cases.docs > docs/case-folder.md``."""
 
 from __future__ import annotations
 
+from cases.parameters import reference_rows
 from power import registry as grid_registry
 from robust.uncertainty import ATTRIBUTES as UNCERTAINTY
 from robust.uncertainty import FILE as UNCERTAINTY_FILE
@@ -16,7 +17,6 @@ TOML = [
     ("[time]", "start", "text", "", False, "00:00", "clock time of step 0 (metadata)"),
     ("[grid]", "slack_bus", "text", "", True, "", "substation bus (fixed voltage)"),
     ("[grid]", "v_slack_pu", "float", "pu", False, "1.0", "slack voltage"),
-    ("[parameters]", "*", "float", "", False, "", "model scalars (w, beta, battery_kwh, ...)"),
     ("[robust]", "gamma", "float", "", False, "0.0", "robust budget in [0, 1]"),
 ]
 
@@ -49,6 +49,18 @@ def reference() -> str:
         lines.append(
             f"| {sec} | `{key}` | {kind} | {unit} | {'yes' if req else 'no'} | {default} | {desc} |"
         )
+    lines += [
+        "",
+        "## case.toml [parameters]",
+        "",
+        "Model scalars, all optional (`cases/parameters.py`); an unknown key is an error.",
+        "",
+        "| key | type | unit | default | range | description |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| `{k}` | {t} | {u} | {d} | {r} | {desc} |" for k, t, u, d, r, desc in reference_rows()
+    ]
     files = [(f, opt, t, grid_registry.ATTRIBUTES) for t, (f, opt) in grid_registry.FILES.items()]
     files.insert(4, (UNCERTAINTY_FILE, True, "uncertainty", UNCERTAINTY))
     files += [

@@ -47,7 +47,7 @@ class MarketParams:
 
     @classmethod
     def from_case(cls, case: Case) -> MarketParams:
-        return cls(beta=case.parameter("beta", 0.0), eps=case.parameter("eps", 1e-4))
+        return cls(beta=case.parameter("beta"), eps=case.parameter("eps"))
 
 
 def aggregators(case: Case) -> list[str]:

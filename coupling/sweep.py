@@ -34,6 +34,7 @@ import pandas as pd
 from cases.atomic import atomic_folder
 from cases.builtin import load_case
 from cases.case import Case, CaseError
+from cases.parameters import ParameterError, lookup
 from coupling.runfolder import Run, write_run
 
 
@@ -82,9 +83,12 @@ def parse_param(spec: str) -> tuple[str, list[float]]:
 
 def with_param(case: Case, name: str, value: float) -> Case:
     """``case`` with ``gamma`` or ``[parameters] name`` set to ``value`` (validated)."""
-    if name != "gamma" and name not in case.parameters:
-        known = ", ".join(["gamma", *sorted(case.parameters)])
-        raise CaseError(f"--param {name}: not a parameter of case {case.name!r} ({known})")
+    if name != "gamma":
+        try:
+            lookup(name)
+        except ParameterError as exc:
+            msg = str(exc).split(": ", 1)[-1].replace("[parameters] ", "")
+            raise CaseError(f"--param {name}: {msg} (gamma or a [parameters] key)") from None
     try:
         if name == "gamma":
             return replace(case, gamma=value)

@@ -62,7 +62,7 @@ def loop_options(case: Case, **overrides: Any) -> LoopOptions:
     """Loop options of ``case``: its ``[parameters] step_kw`` (currency/kWh per kW of excess,
     else 0.001) and ``overrides`` (keyword arguments of :class:`LoopOptions`; None = default).
     The CLI and every sweep point take their options from here, so they run the same loop."""
-    kw: dict[str, Any] = {"step_kw": case.parameter("step_kw", LoopOptions().step_kw)}
+    kw: dict[str, Any] = {"step_kw": case.parameter("step_kw")}
     kw.update({k: v for k, v in overrides.items() if v is not None})
     return LoopOptions(**kw)
 

@@ -18,26 +18,32 @@ from traffic.results import dta_results
 
 
 def dta_options(case: Case) -> DtaOptions:
-    """DTA parameters from ``[parameters]`` (defaults of :class:`DtaOptions` when absent)."""
-    d = DtaOptions()
-    delay = case.parameters.get("max_delay_steps")
+    """DTA parameters from ``[parameters]`` (registry defaults, ``cases/parameters.py``, when
+    absent)."""
+    delay = case.parameter("max_delay_steps")
     return DtaOptions(
-        cost_per_vehicle_step=case.parameter("cost_per_vehicle_step", d.cost_per_vehicle_step),
-        soc_min=case.parameter("soc_min", d.soc_min),
-        soc_max=case.parameter("soc_max", d.soc_max),
-        penalty_per_vehicle=case.parameter("penalty_per_vehicle", d.penalty_per_vehicle),
+        cost_per_vehicle_step=case.parameter("cost_per_vehicle_step"),
+        soc_min=case.parameter("soc_min"),
+        soc_max=case.parameter("soc_max"),
+        penalty_per_vehicle=case.parameter("penalty_per_vehicle"),
         max_delay_steps=None if delay is None else int(delay),
     )
 
 
 def case_paths(case: Case) -> PathSet:
-    """k shortest paths per OD (``[parameters] k_paths``, default 3) plus station paths."""
+    """k shortest paths per OD (``[parameters] k_paths``) plus station paths; with
+    ``path_stops = "needed"`` only the paths of ODs whose trip needs a charge may stop."""
     tr = case.traffic
     if tr is None:
         raise CaseError(f"case {case.name!r} has no road network (traffic/ files)")
-    k = int(case.parameter("k_paths", 3))
+    k = int(case.parameter("k_paths"))
     return k_shortest_paths(
-        tr.network, tr.demand, k, tr.stations, soc_min=dta_options(case).soc_min
+        tr.network,
+        tr.demand,
+        k,
+        tr.stations,
+        soc_min=dta_options(case).soc_min,
+        stops=case.parameter("path_stops"),
     )
 
 
@@ -53,7 +59,7 @@ def add_case_dta(blk: pyo.Block, case: Case, paths: PathSet, aggregators=None) -
         paths,
         case.time.steps,
         case.time.dt_h,
-        case.parameter("battery_kwh", 60.0),
+        case.parameter("battery_kwh"),
         dta_options(case),
         aggregators=aggregators,
     )
