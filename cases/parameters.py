@@ -136,7 +136,9 @@ def lookup(name: str) -> Parameter:
         return BY_NAME[key]
     close = difflib.get_close_matches(name, [p.name for p in PARAMETERS], n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise ParameterError(f"case.toml: [parameters] {name!r} is not a parameter{hint} (docs/case-folder.md lists them)")
+    raise ParameterError(
+        f"case.toml: [parameters] {name!r} is not a parameter{hint} (see docs/case-folder.md)"
+    )
 
 
 def check_value(name: str, val: Any) -> float | int | str:
