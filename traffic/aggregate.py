@@ -31,8 +31,12 @@ Vehicle-km ``sum_od V_od * D[o, d]`` (directed shortest path, km) is reported be
 ODs) and after (kept ODs with their new totals); ``km_error`` is the signed relative change.
 It measures how much road travel (and hence driving energy) the merge adds or removes.
 
-Cost: one Dijkstra from each distinct origin/destination node (scipy), and the nearest-pair
-search in chunks of at most ``CHUNK_ELEMENTS`` merged-by-kept entries (no loop per OD).
+Cost: one Dijkstra from each distinct origin/destination node (scipy); the nearest-pair
+search groups the kept ODs by origin node, so it costs (nodes + merged ODs) x kept origin
+nodes, vectorised in chunks of at most ``CHUNK_ELEMENTS`` entries (no loop per OD). It finds
+exactly the minimisers (and tie break) of the direct search over all kept ODs.
+``V >= min_vehicles`` is tested with a relative tolerance of 1e-9, so an OD whose steps sum
+to the threshold up to rounding is kept.
 """
 
 from __future__ import annotations
@@ -223,7 +227,7 @@ def aggregate_demand(
     leader = np.zeros(n, bool)
     _, first_in_group = np.unique(group[rank], return_index=True)
     leader[rank[first_in_group]] = True
-    candidate = (vol >= min_vehicles) & ~leader
+    candidate = (vol >= min_vehicles * (1 - 1e-9)) & ~leader
     keep = leader | candidate
     if max_ods is not None:
         n_groups = int(leader.sum())

@@ -334,3 +334,13 @@ def test_size_40k_ods_on_900_nodes():
     assert out["vehicles"].sum() == pytest.approx(veh.sum(), rel=1e-9)
     _check_conserved(table, out, ["aggregator", "t"])
     assert elapsed < 10.0, f"aggregation of 40,000 ODs took {elapsed:.1f} s"
+
+
+def test_threshold_up_to_rounding():
+    # ten departures of 0.1 sum to 0.9999999999999999 in floating point: still one vehicle
+    rows = [("a", "A", "C", "e1", t, 0.1, 0.05) for t in range(10)]
+    rows += [("b", "D", "B", "e1", 0, 3.0, 1.0), ("c", "B", "D", "e1", 0, 0.5, 0.1)]
+    table = _rows(rows)
+    assert sum([0.1] * 10) < 1.0
+    out, rep = aggregate_demand(table, HAND_SEGMENTS, min_vehicles=1.0)
+    assert set(out["od"]) == {"a", "b"} and rep.ods_after == 2
