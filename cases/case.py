@@ -43,6 +43,8 @@ class Case:
     traffic : road network, stations and demand, or None for a grid-only case. Every
         station's ``bus`` must be a bus of the feeder (the station -> bus coupling).
     fleet : stationary EVs plugged in at feeder buses (``fleet/evs.csv``), or None.
+    build : how the case was built (``case.toml [build]``, e.g. units, demand model and
+        aggregation of ``evtp build --tntp``); a record, not read by any model.
     """
 
     name: str
@@ -54,6 +56,7 @@ class Case:
     gamma: float = 0.0
     traffic: TrafficData | None = None
     fleet: Fleet | None = None
+    build: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if (self.feeder.steps, self.feeder.dt_h) != (self.time.steps, self.time.dt_h):

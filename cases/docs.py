@@ -18,6 +18,15 @@ TOML = [
     ("[grid]", "slack_bus", "text", "", True, "", "substation bus (fixed voltage)"),
     ("[grid]", "v_slack_pu", "float", "pu", False, "1.0", "slack voltage"),
     ("[robust]", "gamma", "float", "", False, "0.0", "robust budget in [0, 1]"),
+    (
+        "[build]",
+        "*",
+        "table",
+        "",
+        False,
+        "",
+        "how the case was built (a record, not read by models)",
+    ),
 ]
 
 

@@ -119,6 +119,7 @@ def read_case(folder: str | Path) -> Case:
         gamma=_get(doc, "robust", "gamma", float, 0.0),
         traffic=traffic,
         fleet=None if evs is None else Fleet(evs),
+        build=dict(doc.get("build", {})),
     )
 
 
@@ -130,7 +131,7 @@ def case_toml(case: Case) -> dict[str, Any]:
         "grid": {"slack_bus": case.feeder.slack_bus, "v_slack_pu": case.feeder.v_slack_pu},
         "parameters": dict(case.parameters),
         "robust": {"gamma": case.gamma},
-    }
+    } | ({"build": case.build} if case.build else {})
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> None:

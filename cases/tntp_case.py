@@ -1,5 +1,22 @@
 """Coupled cases from a TNTP road network and a feeder (``evtp build --tntp``).
 
+What the build does, in order (each step documented in its module):
+
+1. the road network, in the units of the file (``traffic/tntp.py``: header, known network
+   or ``--length-unit`` / ``--time-unit``; implausible readings refused);
+2. the feeder on the case's time grid (``--steps`` / ``--dt-h``; ``power/resample.py``)
+   and, where its lines carry no rating that can bind, derived ratings
+   (``--line-headroom``; ``power/ratings.py``);
+3. the EV demand (``traffic/ev_demand.py``: departure profile, departure SOC, trip
+   energy, who must stop and who intends to charge);
+4. OD pairs carrying less than ``--min-od-vehicles`` EVs over the horizon merged onto kept
+   ones (``traffic/aggregate.py``), vehicles and SOC conserved, the vehicle-km error
+   reported;
+5. stations by the rule below; ``[parameters] path_stops = "needed"`` so that only trips
+   that need or intend to charge get paths with stops.
+
+Everything the build decided is kept in ``case.toml [build]`` (:attr:`Case.build`).
+
 Station placement rule (documented, deterministic):
 
 1. Node demand = EV trips starting plus ending at the node over the horizon; the ``n``
@@ -15,15 +32,28 @@ Station placement rule (documented, deterministic):
 
 from __future__ import annotations
 
-from dataclasses import replace
+import warnings
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from cases.case import Case, CaseError, TrafficData
-from traffic.network import Stations, TravelDemand
-from traffic.tntp import tntp_to_traffic
+from cases.case import Case, CaseError, TimeGrid, TrafficData
+from power.ratings import DEFAULT_HEADROOM, derive_line_ratings
+from power.resample import resample_feeder
+from traffic.aggregate import aggregate_demand
+from traffic.ev_demand import EvDemandModel, ev_demand
+from traffic.network import RoadNetwork, Stations, TravelDemand
+from traffic.tntp import (
+    LENGTH_UNITS_KM,
+    TIME_UNITS_MIN,
+    TntpWarning,
+    read_tntp_net,
+    read_tntp_trips,
+    tntp_network,
+    tntp_units,
+)
 
 
 def _unit(xy: np.ndarray) -> np.ndarray:
@@ -79,67 +109,153 @@ def place_stations(
     return [(node, order[i % len(order)]) for i, node in enumerate(ranked)]
 
 
+@dataclass(frozen=True)
+class TntpBuild:
+    """Options of ``evtp build --tntp`` besides the demand model.
+
+    stations, plugs, charger_kw, efficiency : stations (count, plugs each, kW, fraction).
+    steps, dt_h : time grid (None: the feeder's).
+    length_unit, time_unit : TNTP units (None: ``traffic.tntp.tntp_units``).
+    line_headroom : ratings of unrated lines over their base-load peak (power/ratings.py).
+    min_od_vehicles, max_ods : demand aggregation (0 and None: none).
+    max_delay_steps, penalty_per_vehicle : written to ``[parameters]``.
+    """
+
+    stations: int = 4
+    plugs: int = 20
+    charger_kw: float = 50.0
+    efficiency: float = 0.95
+    steps: int | None = None
+    dt_h: float | None = None
+    length_unit: str | None = None
+    time_unit: str | None = None
+    line_headroom: float = DEFAULT_HEADROOM
+    min_od_vehicles: float = 1.0
+    max_ods: int | None = None
+    max_delay_steps: int = 4
+    penalty_per_vehicle: float = 1000.0
+
+
+def _clock_hours(start: str) -> float:
+    try:
+        h, m = (start.split(":") + ["0"])[:2]
+        return float(h) + float(m) / 60.0
+    except ValueError:
+        return 0.0
+
+
 def build_tntp_case(
     feeder_case: Case,
     net_file: str | Path,
     trips_file: str | Path,
     node_file: str | Path | None,
+    demand_model: EvDemandModel | None = None,
+    opts: TntpBuild | None = None,
     *,
-    stations: int,
-    ev_share: float,
-    plugs: int = 20,
-    charger_kw: float = 50.0,
-    efficiency: float = 0.95,
-    battery_kwh: float = 60.0,
     name: str | None = None,
 ) -> Case:
-    """A coupled case: the feeder case's grid and time grid, the TNTP road network and an EV
-    share of its trips, and ``stations`` fast-charging stations placed by the module's rule."""
-    if not 0.0 < ev_share <= 1.0:
-        raise CaseError(f"--ev-share must lie in (0, 1], got {ev_share}")
-    if stations < 0:
-        raise CaseError(f"--stations must be >= 0, got {stations}")
+    """A coupled case from TNTP files and a feeder case, by the steps of the module
+    docstring; what was decided is in the case's ``build`` record."""
+    model = demand_model or EvDemandModel()
+    opts = opts or TntpBuild()
+    if opts.stations < 0:
+        raise CaseError(f"--stations must be >= 0, got {opts.stations}")
+    if opts.plugs < 1 or not 0 < opts.efficiency <= 1 or not np.isfinite(opts.charger_kw):
+        raise CaseError("--plugs must be >= 1, efficiency in (0, 1], --charger-kw finite")
+    if opts.min_od_vehicles < 0 or (opts.max_ods is not None and opts.max_ods < 1):
+        raise CaseError("--min-od-vehicles must be >= 0 and --max-ods >= 1")
     tg = feeder_case.time
-    network, demand = tntp_to_traffic(
+    steps = tg.steps if opts.steps is None else int(opts.steps)
+    dt_h = tg.dt_h if opts.dt_h is None else float(opts.dt_h)
+    if steps < 1 or not (np.isfinite(dt_h) and dt_h > 0):
+        raise CaseError(f"--steps must be >= 1 and --dt-h > 0, got {steps}, {dt_h}")
+    feeder = resample_feeder(feeder_case.feeder, steps, dt_h)
+    feeder, rated = derive_line_ratings(feeder, opts.line_headroom)
+
+    meta, _ = read_tntp_net(net_file)
+    l_unit, t_unit, units = tntp_units(meta, net_file, opts.length_unit, opts.time_unit)
+    if "assumed" in units:
+        warnings.warn(
+            f"{Path(net_file).name}: units not stated, {units}", TntpWarning, stacklevel=2
+        )
+    network = tntp_network(
         net_file,
-        trips_file,
         node_file,
-        steps=tg.steps,
-        dt_h=tg.dt_h,
-        ev_share=ev_share,
-        battery_kwh=battery_kwh,
+        dt_h=dt_h,
+        length_unit_km=LENGTH_UNITS_KM[l_unit],
+        fft_unit_min=TIME_UNITS_MIN[t_unit],
+        kwh_per_km=model.kwh_per_km,
+        battery_kwh=model.battery_kwh,
     )
+    _, trips = read_tntp_trips(trips_file)
+    demand, stats = ev_demand(
+        trips, network, model, steps=steps, dt_h=dt_h, start_h=_clock_hours(tg.start)
+    )
+    if not len(demand.table):
+        raise CaseError("the trips give no EV demand (check --ev-share and the horizon)")
+    table, agg = aggregate_demand(
+        demand.table,
+        network.segments,
+        min_vehicles=opts.min_od_vehicles,
+        max_ods=opts.max_ods,
+        blocked=_zones(network),
+    )
+    demand = TravelDemand(table)
     st = None
-    if stations:
-        placed = place_stations(network.nodes, demand, feeder_case, stations)
+    if opts.stations:
+        placed = place_stations(
+            network.nodes, demand, replace(feeder_case, feeder=feeder), opts.stations
+        )
         st = Stations(
             pd.DataFrame(
                 {
                     "station": [f"S{i + 1}" for i in range(len(placed))],
                     "node": [n for n, _ in placed],
                     "bus": [b for _, b in placed],
-                    "plugs": float(plugs),
-                    "charger_kw": f"{charger_kw:g}",
-                    "efficiency": efficiency,
+                    "plugs": float(opts.plugs),
+                    "charger_kw": f"{opts.charger_kw:g}",
+                    "efficiency": opts.efficiency,
                 }
             )
         )
     net_name = Path(net_file).name.removesuffix("_net.tntp")
-    # keep TNTP-size models tractable: stops only on trips that may need charging, flows at
-    # most 4 steps later than free flow (see benchmarks/bench_traffic.py)
     params = dict(feeder_case.parameters) | {
-        "battery_kwh": battery_kwh,
+        "battery_kwh": model.battery_kwh,
+        "soc_min": model.soc_min,
         "path_stops": "needed",
-        "max_delay_steps": 4,
-        "penalty_per_vehicle": 1000.0,
+        "max_delay_steps": opts.max_delay_steps,
+        "penalty_per_vehicle": opts.penalty_per_vehicle,
+    }
+    record = {
+        "network": net_name,
+        "units": units,
+        "demand_model": {k: v for k, v in asdict(model).items() if k != "departures"}
+        | {"departures": [round(x, 6) for x in model.departures]},
+        "demand": stats.as_dict(),
+        "aggregation": agg.as_dict(),
+        "rated_lines": len(rated),
+        "line_headroom": opts.line_headroom if rated else None,
     }
     return replace(
         feeder_case,
         name=name or f"{net_name}-{feeder_case.name}",
         description=(
-            f"TNTP {net_name} ({ev_share:.2%} of trips as EVs, {stations} stations) "
+            f"TNTP {net_name} ({model.ev_share:.2%} of trips as EVs, {opts.stations} stations) "
             f"coupled to {feeder_case.name}"
         ),
+        time=TimeGrid(steps, dt_h, tg.start),
+        feeder=feeder,
+        uncertainty=feeder_case.uncertainty,
         parameters=params,
         traffic=TrafficData(network, st, demand),
+        build={k: v for k, v in record.items() if v is not None},
     )
+
+
+def _zones(network: RoadNetwork) -> set[str]:
+    """Nodes never passed through (TNTP zones below FIRST THRU NODE)."""
+    nodes = network.nodes
+    if "through" not in nodes:
+        return set()
+    through = nodes["through"].astype(str).str.lower().isin(["true", "1"])
+    return set(nodes.loc[~through, "node"])

@@ -157,42 +157,193 @@ def cases_cmd() -> None:
         click.echo(f"{name:<16} {desc}")
 
 
+def _tntp_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of ``evtp build --tntp`` (network, time grid, EV demand, grid, stations)."""
+    opts = [
+        click.option(
+            "--tntp", type=click.Path(exists=True, dir_okay=False), help="TNTP _net file."
+        ),
+        click.option(
+            "--trips", type=click.Path(exists=True, dir_okay=False), help="TNTP _trips file."
+        ),
+        click.option(
+            "--nodes",
+            type=click.Path(exists=True, dir_okay=False),
+            help="TNTP _node file or GeoJSON of node points (coordinates for station placement).",
+        ),
+        click.option("--feeder", help="Feeder case (built-in name or folder) for --tntp."),
+        click.option(
+            "--length-unit",
+            type=click.Choice(["km", "m", "mi", "ft"]),
+            help="Unit of TNTP lengths [default: from the file header or known network, else mi].",
+        ),
+        click.option(
+            "--time-unit",
+            type=click.Choice(["min", "h", "0.01h", "s"]),
+            help="Unit of TNTP free-flow times [default: from the header, else min].",
+        ),
+        click.option("--steps", type=int, help="Steps of the horizon [default: the feeder's]."),
+        click.option("--dt-h", type=float, help="Step length in h [default: the feeder's]."),
+        click.option(
+            "--stations", type=int, default=4, show_default=True, help="Stations (--tntp)."
+        ),
+        click.option("--plugs", type=int, default=20, show_default=True, help="Plugs per station."),
+        click.option(
+            "--charger-kw", type=float, default=50.0, show_default=True, help="kW per plug."
+        ),
+        click.option(
+            "--ev-share", type=float, default=0.01, show_default=True, help="EV share of trips."
+        ),
+        click.option(
+            "--trips-scale",
+            type=float,
+            default=1.0,
+            show_default=True,
+            help="Trips over the horizon per trip-table unit.",
+        ),
+        click.option(
+            "--departures",
+            type=click.Path(exists=True, dir_okay=False),
+            help="CSV hour,share of trip starts per clock hour [default: weekday profile].",
+        ),
+        click.option(
+            "--soc-mean", type=float, default=0.6, show_default=True, help="Mean departure SOC."
+        ),
+        click.option(
+            "--soc-sd", type=float, default=0.15, show_default=True, help="Its standard deviation."
+        ),
+        click.option(
+            "--kwh-per-km",
+            type=float,
+            default=0.17,
+            show_default=True,
+            help="Consumption (kWh/km).",
+        ),
+        click.option(
+            "--charge-share",
+            type=float,
+            default=0.2,
+            show_default=True,
+            help="Share of EVs that intend to charge on the way.",
+        ),
+        click.option(
+            "--target-soc", type=float, default=0.8, show_default=True, help="Their arrival SOC."
+        ),
+        click.option(
+            "--battery-kwh", type=float, default=60.0, show_default=True, help="Battery (kWh)."
+        ),
+        click.option(
+            "--seed", type=int, default=0, show_default=True, help="Seed of the SOC sample."
+        ),
+        click.option(
+            "--line-headroom",
+            type=float,
+            default=1.2,
+            show_default=True,
+            help="Ratings of unrated lines = this x their base-load peak flow.",
+        ),
+        click.option(
+            "--min-od-vehicles",
+            type=float,
+            default=1.0,
+            show_default=True,
+            help="Merge ODs with fewer EVs over the horizon onto the nearest kept OD (0: off).",
+        ),
+        click.option("--max-ods", type=int, help="Keep at most this many ODs (merging the rest)."),
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
+
+
 @main.command()
 @click.argument("case", required=False)
 @click.option("--out", required=True, type=click.Path(), help="Case folder to write.")
-@click.option("--tntp", type=click.Path(exists=True, dir_okay=False), help="TNTP _net file.")
-@click.option("--trips", type=click.Path(exists=True, dir_okay=False), help="TNTP _trips file.")
-@click.option("--nodes", type=click.Path(exists=True, dir_okay=False), help="TNTP _node file.")
-@click.option("--feeder", help="Feeder case (built-in name or folder) for --tntp.")
-@click.option("--stations", type=int, default=4, show_default=True, help="Stations (--tntp).")
-@click.option("--ev-share", type=float, default=0.01, show_default=True, help="EV share of trips.")
+@_tntp_options
 @_guard
-def build(
-    case: str | None,
-    out: str,
-    tntp: str | None,
-    trips: str | None,
-    nodes: str | None,
-    feeder: str | None,
-    stations: int,
-    ev_share: float,
-) -> None:
+def build(case: str | None, out: str, tntp: str | None, **kw: Any) -> None:
     """Write CASE (built-in name or folder) as a case folder OUT, or, with --tntp, a coupled
-    case from a TNTP network and trips and a feeder (--feeder)."""
+    case from a TNTP network and trips and a feeder (--feeder): units checked, the feeder's
+    profiles on the chosen time grid, ratings where its lines have none, an EV demand model
+    (departure times, SOC, trip energy, who must or wants to charge), small ODs merged."""
     if tntp:
-        from cases.tntp_case import build_tntp_case
+        import warnings
 
-        if not (trips and feeder):
+        from cases.energy import energy_report
+        from cases.tntp_case import TntpBuild, build_tntp_case
+        from traffic.ev_demand import EvDemandModel, read_departures
+
+        if not (kw["trips"] and kw["feeder"]):
             raise CaseError("--tntp needs --trips and --feeder")
-        c = build_tntp_case(
-            load_case(feeder), tntp, trips, nodes, stations=stations, ev_share=ev_share
+        model = EvDemandModel(
+            ev_share=kw["ev_share"],
+            trips_scale=kw["trips_scale"],
+            soc_mean=kw["soc_mean"],
+            soc_sd=kw["soc_sd"],
+            kwh_per_km=kw["kwh_per_km"],
+            charge_share=kw["charge_share"],
+            target_soc=kw["target_soc"],
+            battery_kwh=kw["battery_kwh"],
+            charger_kw=kw["charger_kw"],
+            seed=kw["seed"],
+            **({"departures": read_departures(kw["departures"])} if kw["departures"] else {}),
         )
+        opts = TntpBuild(
+            stations=kw["stations"],
+            plugs=kw["plugs"],
+            charger_kw=kw["charger_kw"],
+            steps=kw["steps"],
+            dt_h=kw["dt_h"],
+            length_unit=kw["length_unit"],
+            time_unit=kw["time_unit"],
+            line_headroom=kw["line_headroom"],
+            min_od_vehicles=kw["min_od_vehicles"],
+            max_ods=kw["max_ods"],
+        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            c = build_tntp_case(
+                load_case(kw["feeder"]), tntp, kw["trips"], kw["nodes"], model, opts
+            )
+        for w in caught:
+            click.echo(f"warning: {w.message}", err=True)
+        _echo_build(c)
+        report = energy_report(c)
+        if report is not None:
+            click.echo(f"  {report.line()}")
+            for w in report.warnings():
+                click.echo(f"warning: {w}", err=True)
     elif case:
         c = load_case(case)
     else:
         raise CaseError("give a CASE to write, or --tntp with --trips and --feeder")
     write_case(c, out)
     click.echo(f"wrote case {c.name!r} to {out}")
+
+
+def _echo_build(c: Any) -> None:
+    """What ``evtp build --tntp`` decided, from the case's build record."""
+    b = c.build
+    d, a = b["demand"], b["aggregation"]
+    click.echo(f"  units: {b['units']}")
+    click.echo(
+        f"  EV trips {d['ev_trips']:.6g} ({d['vehicles_charge']:.4g} intend to charge, "
+        f"{d['vehicles_need']:.4g} must stop), driving {d['driving_kwh']:.4g} kWh"
+        + (
+            f"; {d['ods_unreachable']} ODs cannot arrive in the horizon"
+            if d["ods_unreachable"]
+            else ""
+        )
+    )
+    click.echo(
+        f"  ODs {a['ods_before']} -> {a['ods_after']} ({a['merged_ods']} merged, "
+        f"{a['vehicles_moved']:.4g} vehicles moved, vehicle-km error {a['km_error']:+.2%})"
+    )
+    if b.get("rated_lines"):
+        click.echo(
+            f"  {b['rated_lines']} lines had no rating that can bind: rated at "
+            f"{b['line_headroom']:g} x their base-load peak flow (--line-headroom)"
+        )
 
 
 @main.command()
@@ -212,6 +363,13 @@ def check(case: str) -> None:
             f"{tr.demand.table.od.nunique()} ODs"
         )
     click.echo(f"{msg}, {f.steps} steps of {f.dt_h} h")
+    from cases.energy import energy_report
+
+    report = energy_report(c)
+    if report is not None:
+        click.echo(f"  {report.line()}")
+        for w in report.warnings():
+            click.echo(f"warning: {w}", err=True)
 
 
 @main.command()

@@ -29,7 +29,8 @@ Equations (per path ``j``; ``u``/``v`` in/outflow, ``x`` states, ``e`` SOC twins
   *variable bounds*: every vehicle quantity ``x`` with SOC ``e`` is written as
   ``x = n_min + n_max``, ``e = soc_min n_min + soc_max n_max`` with ``n_min, n_max >= 0``
   (variables ``veh_min``, ``veh_max``), so the model has no bound rows at all. Arrival flows
-  use ``arrival_soc_min`` instead of ``soc_min`` when it is given.
+  use the OD's ``arrival_soc`` (demand column, at least ``soc_min``) where it is given, else
+  ``arrival_soc_min``, else ``soc_min``.
 - Arrival: vehicles not at their destination at the end of step ``T-1`` (still travelling,
   queued, charging, or never departed because ``unserved``) are the ``arrival_shortfall``;
   ``arrival_penalty = penalty_per_vehicle * arrival_shortfall`` is an expression the caller
@@ -235,6 +236,10 @@ def add_linear_dta(
             f"traffic/demand.csv: column soc_total: od '{r['od']}' at t={r['t']} has mean SOC "
             f"{r['soc_total'] / r['vehicles']:.3g} below soc_min {m_lo:g}"
         )
+    arrival_floor: dict[str, float] = {}
+    if "arrival_soc" in dem:
+        per_od = dem.groupby("od")["arrival_soc"].first().dropna()
+        arrival_floor = {od: max(m_lo, float(v)) for od, v in per_od.items()}
     departures: dict[str, dict[int, tuple[float, float]]] = defaultdict(dict)
     for od, t, veh, soc in dem[["od", "t", "vehicles", "soc_total"]].itertuples(index=False):
         departures[od][int(t)] = (float(veh), float(soc))
@@ -282,7 +287,7 @@ def add_linear_dta(
             last = len(elems)
             flows: list[dict[int, int]] = []
             for k, win in enumerate(windows):
-                floor = m_arr if k == last else m_lo
+                floor = arrival_floor.get(od, m_arr) if k == last else m_lo
                 flows.append(
                     {t: b.var("flow", t, floor, path=p.path, od=od, boundary=k) for t in win}
                 )

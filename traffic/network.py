@@ -282,7 +282,21 @@ class TravelDemand:
             raise _fail(
                 "demand", "t", f"od '{t['od'].iloc[i]}' has two rows for t={t['t'].iloc[i]}"
             )
-        for col in ("origin", "destination", "aggregator"):
+        if "arrival_soc" in t:
+            conv = pd.to_numeric(t["arrival_soc"], errors="coerce")
+            bad = (conv.isna() & t["arrival_soc"].notna()) | (conv < 0) | (conv > 1)
+            i = _first(bad)
+            if i is not None:
+                raise _fail(
+                    "demand",
+                    "arrival_soc",
+                    f"od '{t['od'].iloc[i]}' must be empty or in [0, 1] "
+                    f"({t['arrival_soc'].iloc[i]!r})",
+                )
+            t["arrival_soc"] = conv
+        for col in ("origin", "destination", "aggregator") + (
+            ("arrival_soc",) if "arrival_soc" in t else ()
+        ):
             n = t.groupby("od")[col].nunique()
             if (n > 1).any():
                 raise _fail("demand", col, f"od '{n.index[n > 1][0]}' has more than one {col}")
@@ -295,7 +309,10 @@ class TravelDemand:
     def ods(self) -> pd.DataFrame:
         """One row per OD: od, origin, destination, aggregator, vehicles, soc_total."""
         g = self.table.groupby("od", sort=False)
-        first = g[["origin", "destination", "aggregator"]].first()
+        cols = ["origin", "destination", "aggregator"] + (
+            ["arrival_soc"] if "arrival_soc" in self.table else []
+        )
+        first = g[cols].first()
         sums = g[["vehicles", "soc_total"]].sum()
         return first.join(sums).reset_index()
 
@@ -347,7 +364,7 @@ def _read(folder: Path, table: str) -> pd.DataFrame:
         path,
         dtype={c: str for c in ids},
         keep_default_na=False,
-        na_values={"x": [""], "y": [""]},
+        na_values={"x": [""], "y": [""], "arrival_soc": [""]},
         float_precision="round_trip",
     )
 
@@ -388,7 +405,7 @@ def write_traffic_folder(
     out = []
     for name, df in frames.items():
         path = folder / TABLES[name][0]
-        cols = list(COLUMNS[name])
+        cols = [c for c in COLUMNS[name] if c in df.columns]
         extra = [c for c in df.columns if c not in cols]
         df[cols + extra].to_csv(path, index=False, lineterminator="\n")
         out.append(path)

@@ -14,7 +14,8 @@ Limits
 - Path cost is the free-flow time in steps; ties are broken by length (km). With long steps
   many segments take one step each, so the ranking is then close to a hop count.
 - "Charging may be needed" is judged on the OD's *mean* departure SOC: when every one of
-  the k shortest paths consumes more than ``mean SOC - soc_min`` of a battery, paths via the
+  the k shortest paths consumes more than ``mean SOC - floor`` of a battery (floor: the
+  OD's ``arrival_soc`` when the demand has one, else ``soc_min``), paths via the
   ``n_via`` stations with the smallest detour are added (``via="always"`` adds them for every
   OD, ``via="never"`` never). Vehicles below the mean are not considered separately, since
   the DTA tracks SOC in aggregate.
@@ -162,9 +163,21 @@ def k_shortest_paths(
         blocked = set(network.nodes.loc[~through, "node"])
 
     out: list[Path] = []
-    for od, o, d, veh, soc in demand.ods[
-        ["od", "origin", "destination", "vehicles", "soc_total"]
-    ].itertuples(index=False):
+    ods = demand.ods
+    floor = (
+        ods["arrival_soc"].fillna(soc_min).clip(lower=soc_min)
+        if "arrival_soc" in ods
+        else pd.Series(soc_min, index=ods.index)
+    )
+    for od, o, d, veh, soc, fl in zip(
+        ods["od"],
+        ods["origin"],
+        ods["destination"],
+        ods["vehicles"],
+        ods["soc_total"],
+        floor,
+        strict=True,
+    ):
         g = full
         if blocked:
             g = nx.subgraph_view(
@@ -175,7 +188,7 @@ def k_shortest_paths(
         node_lists = [list(p) for p in islice(nx.shortest_simple_paths(g, o, d, weight="w"), k)]
         mean_soc = soc / veh if veh > 0 else 1.0
         plain = [_make_path(g, od, i, nl, {}) for i, nl in enumerate(node_lists)]
-        need = min(sum(use[s] for s in p.segments) for p in plain) > mean_soc - soc_min + 1e-12
+        need = min(sum(use[s] for s in p.segments) for p in plain) > mean_soc - fl + 1e-12
         if stops == "all" or need or via == "always":
             paths = [_make_path(g, od, i, nl, station_at) for i, nl in enumerate(node_lists)]
         else:

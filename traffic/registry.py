@@ -43,6 +43,15 @@ ATTRIBUTES: list[tuple[str, str, str, str, bool, str, str]] = [
     ("demand", "t", "int", "step", True, "", "departure step"),
     ("demand", "vehicles", "float", "veh", True, "", "departing EVs"),
     ("demand", "soc_total", "float", "battery eq.", True, "", "sum of their SOC fractions"),
+    (
+        "demand",
+        "arrival_soc",
+        "float",
+        "fraction",
+        False,
+        "soc_min",
+        "SOC floor at arrival of the OD's vehicles (empty: soc_min)",
+    ),
 ]
 
 
