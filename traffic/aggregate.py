@@ -121,12 +121,12 @@ def _nearest_kept(
     smallest position (positions are in od id order). ``oi``/``di``: node index of each OD's
     origin/destination; ``n``: number of ODs (a position larger than any).
 
-    The kept ODs are blocked by origin node ``o'``. Per destination node ``d`` and block,
-    ``C[d, o'] = min sym[d, d']`` over the block and ``best[d, o']`` the smallest position
-    attaining it; then the nearest kept OD of ``(o, d)`` minimises ``sym[o, o'] + C[d, o']``
-    over blocks. The sums are the same floating-point sums as over all kept ODs, so the
-    minimisers (and the tie break) are exactly those of the direct search, at a cost of
-    (nodes + merged) x blocks instead of merged x kept.
+    The kept ODs are sorted into blocks by origin node ``o'``. Per destination node ``d``
+    and block, ``C[d, o'] = min sym[d, d']`` over the block and ``best[d, o']`` the smallest
+    position attaining it; then the nearest kept OD of ``(o, d)`` minimises
+    ``sym[o, o'] + C[d, o']`` over blocks. The sums are the same floating-point sums as over
+    all kept ODs, so the minimisers (and the tie break) are exactly those of the direct
+    search, at a cost of (nodes + merged) x blocks instead of merged x kept.
     """
     order = np.lexsort((kept, oi[kept]))
     k_sorted, ko = kept[order], oi[kept][order]
