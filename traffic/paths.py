@@ -8,12 +8,13 @@ stations.
 
 Limits
 ------
-- Paths are simple (no node twice); a detour to a station that would revisit a node is
-  dropped.
+- Paths are simple (no node twice): where the shortest way on from a station would revisit
+  a node of the way there, the second leg avoids those nodes (dropped if none exists).
 - Of parallel segments (same from and to node) only the fastest is used.
 - Path cost is the free-flow time in steps; ties are broken by length (km). With long steps
   many segments take one step each, so the ranking is then close to a hop count.
-- "Charging may be needed" is judged on the OD's *mean* departure SOC: when every one of
+- "Charging may be needed" is judged on the lowest mean departure SOC of the OD's
+  departure steps: when every one of
   the k shortest paths consumes more than ``mean SOC - floor`` of a battery (floor: the
   OD's ``arrival_soc`` when the demand has one, else ``soc_min``), paths via the
   ``n_via`` stations with the smallest detour are added (``via="always"`` adds them for every
@@ -164,6 +165,8 @@ def k_shortest_paths(
 
     out: list[Path] = []
     ods = demand.ods
+    rows = demand.table[demand.table["vehicles"] > 0]
+    low_soc = (rows["soc_total"] / rows["vehicles"]).groupby(rows["od"]).min().to_dict()
     floor = (
         ods["arrival_soc"].fillna(soc_min).clip(lower=soc_min)
         if "arrival_soc" in ods
@@ -186,7 +189,7 @@ def k_shortest_paths(
             rev = g.reverse(copy=False)
             dist_from, dist_to = {}, {}
         node_lists = [list(p) for p in islice(nx.shortest_simple_paths(g, o, d, weight="w"), k)]
-        mean_soc = soc / veh if veh > 0 else 1.0
+        mean_soc = low_soc.get(od, soc / veh if veh > 0 else 1.0)
         plain = [_make_path(g, od, i, nl, {}) for i, nl in enumerate(node_lists)]
         need = min(sum(use[s] for s in p.segments) for p in plain) > mean_soc - fl + 1e-12
         if stops == "all" or need or via == "always":
@@ -205,11 +208,16 @@ def k_shortest_paths(
             )
             seen = {tuple(nl) for nl in node_lists}
             for _, n in detour[:n_via]:
-                nl = (
-                    nx.shortest_path(g, o, n, weight="w")
-                    + nx.shortest_path(g, n, d, weight="w")[1:]
-                )
-                if len(set(nl)) < len(nl) or tuple(nl) in seen:
+                first = nx.shortest_path(g, o, n, weight="w")
+                nl = first + nx.shortest_path(g, n, d, weight="w")[1:]
+                if len(set(nl)) < len(nl):  # second leg avoiding the first: a simple path
+                    used = set(first[:-1])
+                    rest = nx.subgraph_view(g, filter_node=lambda x, used=used: x not in used)
+                    try:
+                        nl = first + nx.shortest_path(rest, n, d, weight="w")[1:]
+                    except (nx.NetworkXNoPath, nx.NodeNotFound):
+                        continue
+                if tuple(nl) in seen:
                     continue
                 seen.add(tuple(nl))
                 paths.append(_make_path(g, od, len(paths), nl, station_at))
