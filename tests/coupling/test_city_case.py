@@ -22,7 +22,7 @@ def city(tmp_path_factory):
 
 def build(city, out, *extra):
     args = ["build", "--tntp", city["net"], "--trips", city["trips"], "--nodes", city["nodes"]]
-    args += ["--feeder", "ieee33", "--stations", "2", "--ev-share", "0.01", *extra, "--out", out]
+    args += ["--feeder", "ieee33", "--stations", "2", "--ev-share", "0.03", *extra, "--out", out]
     return CliRunner().invoke(main, [str(a) for a in args])
 
 
@@ -37,8 +37,8 @@ def test_city_case_builds_charges_and_binds(city, tmp_path):
     rec = doc["build"]
     dem = pd.read_csv(case / "traffic" / "demand.csv")
     # vehicles conserved from the trip table through the demand model and aggregation
-    assert dem["vehicles"].sum() == pytest.approx(200.0)
-    assert rec["aggregation"]["vehicles_total"] == pytest.approx(200.0)
+    assert dem["vehicles"].sum() == pytest.approx(600.0)
+    assert rec["aggregation"]["vehicles_total"] == pytest.approx(600.0)
     assert rec["aggregation"]["ods_after"] == dem["od"].nunique() < rec["aggregation"]["ods_before"]
     r = CliRunner().invoke(main, ["check", str(case)])
     assert r.exit_code == 0 and "limits that can bind: line" in r.output
@@ -48,7 +48,7 @@ def test_city_case_builds_charges_and_binds(city, tmp_path):
     assert r.exit_code == 0, r.output
     s = json.loads((run / "summary.json").read_text())
     # EVs arrive: a few intenders bound for a station's own node find no station on the way
-    assert s["vehicles_arrived"] > 0.99 * 200.0
+    assert s["vehicles_arrived"] > 0.99 * 600.0
     st = pd.read_csv(run / "stations.csv")
     kwh = float(st["p_kw"].sum()) * 1.0  # 1 h steps
     # about the charge the demand model says must happen (a lower bound for the vehicles
