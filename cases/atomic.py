@@ -95,8 +95,11 @@ def replaceable(target: str | Path, kind: str, *, force: bool, what: str | None 
         return
     if not target.is_dir():
         raise OutputError(f"{name}: exists and is not a folder; choose another name")
-    if not any(target.iterdir()):
-        return
+    try:
+        if not any(target.iterdir()):
+            return
+    except OSError as exc:
+        raise OutputError(f"{name}: cannot be read ({exc.strerror}); choose another name") from None
     if not force:
         raise OutputError(
             f"{name}: exists and is not empty; choose another name, or pass --force to replace "

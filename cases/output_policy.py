@@ -87,7 +87,10 @@ def prepare_output(
     if "\0" in text:
         raise OutputError(f"{option}: the name holds a NUL character")
     path = Path(text)
-    real = path.resolve()
+    try:
+        real = path.resolve()
+    except (OSError, RuntimeError) as exc:  # a symbolic-link loop
+        raise OutputError(f"{label}: cannot be resolved ({exc})") from None
     if not real.name:
         raise OutputError(f"{label}: the root folder; give the name of a new folder")
     cwd = Path.cwd().resolve()

@@ -229,6 +229,9 @@ def main(ctx: click.Context) -> None:
       evtp compare runs/det runs/robust --out runs/det-vs-robust
       evtp report runs/robust
 
+    Each command's --help has an example; `evtp strategy --help` describes the seven charging
+    strategies of stationary fleets.
+
     Run folders are written atomically and never replace anything without --force (and then
     only a folder evtp wrote). Bad input: one line on stderr, exit code 2; a failed solve or
     AC check: exit code 3.
