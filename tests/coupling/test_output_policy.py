@@ -366,3 +366,18 @@ def test_outputs_respect_the_umask(tmp_path, runs, mask):
         assert folder.stat().st_mode & 0o777 == 0o777 & ~mask, folder
     for f in (tmp_path / "C" / "grid.csv", a / "report.html", tmp_path / "case" / "case.toml"):
         assert f.stat().st_mode & 0o777 == 0o666 & ~mask, f
+
+
+def test_a_full_disk_while_writing_is_one_line_and_leaves_nothing(tmp_path, monkeypatch):
+    import errno
+
+    calls: list = []
+    monkeypatch.setattr(grid_jobs, "run_powerflow", _fake_powerflow(calls))
+
+    def full(self, path, *a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full)
+    r = invoke("powerflow", "ieee33", "--out", str(tmp_path / "R"))
+    refused(r, "cannot write", "No space left")
+    assert calls and not list(tmp_path.iterdir())
