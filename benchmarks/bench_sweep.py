@@ -25,7 +25,7 @@ def sweep_wall(case: str, param: str, workers: int, samples: int) -> float:
 
     with tempfile.TemporaryDirectory() as tmp:
         table = run_sweep(case, param, Path(tmp) / "sweep", workers=workers, samples=samples)
-    return float(table["sweep_wall_s"].iloc[0])
+    return float(table.attrs["sweep_wall_s"])
 
 
 def _burn(n: int) -> int:

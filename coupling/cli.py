@@ -2,49 +2,58 @@
 
 Every CASE argument is a built-in case name (``evtp cases``) or a case folder. Bad input ends
 with one line on stderr naming the file, column and element at fault and exit code 2; no run
-folder is written.
+folder is written. Every command that writes follows one output policy
+(:mod:`cases.output_policy`): an existing target is replaced only with ``--force`` and only when
+evtp wrote it, inputs and the current directory are never targets, and the target is checked
+before anything is computed.
+
+Only click and the standard library are imported here; every command imports the model code it
+needs, so ``evtp --help`` and ``evtp cases`` answer at once.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from cases.builtin import BUILTIN, load_case
-from cases.case import CaseError
-from cases.folder import write_case
-from coupling.compare import CompareError
-from coupling.runfolder import Run, write_run
-from coupling.sweep import SweepError
-from power.ac_check import ACCheckError
-from power.feeder import FeederDataError
-from power.fleet import FleetDataError
-from power.lindistflow import GridOptions
-from power.solve import SolveError
-from robust.sets import RobustSetError
-from robust.uncertainty import UncertaintyDataError
-from traffic.network import TrafficDataError
+
+if TYPE_CHECKING:
+    from coupling.runfolder import Run
 
 DEFAULT_CASE = "tn20-dn17"  # seed 003
 
-INPUT_ERRORS: tuple[type[Exception], ...] = (
-    CaseError,
-    FeederDataError,
-    UncertaintyDataError,
-    RobustSetError,
-    TrafficDataError,
-    FleetDataError,
-    FileExistsError,
-    FileNotFoundError,
-    CompareError,
-    SweepError,
+# errors that are the user's input (exit 2) or a failed run (exit 3), as (module, class): they
+# are looked up when raised, in the modules already imported, so none is imported at start-up
+INPUT_ERRORS: tuple[tuple[str, str], ...] = (
+    ("cases.case", "CaseError"),
+    ("power.feeder", "FeederDataError"),
+    ("robust.uncertainty", "UncertaintyDataError"),
+    ("robust.sets", "RobustSetError"),
+    ("traffic.network", "TrafficDataError"),
+    ("power.fleet", "FleetDataError"),
+    ("builtins", "FileExistsError"),
+    ("builtins", "FileNotFoundError"),
+    ("coupling.compare", "CompareError"),
+    ("coupling.sweep", "SweepError"),
+    ("cases.atomic", "OutputError"),
+    ("coupling.runread", "RunFolderError"),
 )
-RUN_ERRORS: tuple[type[Exception], ...] = (SolveError, ACCheckError)
+RUN_ERRORS: tuple[tuple[str, str], ...] = (
+    ("power.solve", "SolveError"),
+    ("power.ac_check", "ACCheckError"),
+)
+
+
+def _loaded(names: Iterable[tuple[str, str]]) -> tuple[type[BaseException], ...]:
+    """The exception classes of ``names`` whose modules are imported."""
+    return tuple(getattr(sys.modules[m], c) for m, c in names if m in sys.modules)
 
 
 def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -52,29 +61,61 @@ def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from cases.atomic import forget_expectations
+
         try:
             return fn(*args, **kwargs)
-        except INPUT_ERRORS as exc:
-            click.echo(f"evtp: error: {exc}", err=True)
-            sys.exit(2)
-        except RUN_ERRORS as exc:
-            click.echo(f"evtp: failed: {exc}", err=True)
-            sys.exit(3)
+        except Exception as exc:
+            if isinstance(exc, _loaded(INPUT_ERRORS)):
+                click.echo(f"evtp: error: {exc}", err=True)
+                sys.exit(2)
+            if isinstance(exc, _loaded(RUN_ERRORS)):
+                click.echo(f"evtp: failed: {exc}", err=True)
+                sys.exit(3)
+            raise
+        finally:
+            forget_expectations()
 
     return wrapper
 
 
-def _out_folder(out: str | None, case: str, command: str) -> Path:
-    """Target run folder: ``--out`` or ``runs/<case>-<command>``; an existing folder may be
-    replaced only when it is a run folder (holds summary.json)."""
-    path = Path(out) if out else Path("runs") / f"{Path(case).name}-{command}"
-    if path.exists() and not (path / "summary.json").is_file():
-        raise FileExistsError(f"{path}: exists and is not a run folder (choose another --out)")
-    return path
+def _command_line() -> str:
+    return " ".join(["evtp", *sys.argv[1:]])
+
+
+def force_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The --force option of every command that writes."""
+    return click.option(
+        "--force",
+        is_flag=True,
+        help="Replace an existing output that evtp wrote (never anything else).",
+    )(fn)
+
+
+def _prepare(
+    out: str | os.PathLike[str], kind: str, force: bool, inputs: Iterable[str | None] = ()
+) -> Path:
+    """Check an output target before computing (``cases.output_policy``); say what stale
+    partial folders of killed runs were removed on the way."""
+    from cases.output_policy import prepare_output
+
+    prep = prepare_output(out, kind=kind, force=force, inputs=inputs)
+    for p in prep.removed:
+        click.echo(f"removed {p}, left by an interrupted evtp run", err=True)
+    return prep.path
+
+
+def _out_folder(out: str | None, case: str, command: str, force: bool = False) -> Path:
+    """Target run folder, ``--out`` or ``runs/<case>-<command>``, checked before computing:
+    an existing one is replaced only with ``--force`` and only when it is an evtp run folder;
+    the case folder, the current directory and folders containing them are refused."""
+    path = out if out is not None else str(Path("runs") / f"{Path(case).name}-{command}")
+    return _prepare(path, "run", force, inputs=[case])
 
 
 def _finish(run: Run, out: Path) -> None:
     from coupling.figures import figures_for
+    from coupling.runfolder import write_run
 
     run.figures = run.figures or figures_for(run.tables)
     write_run(run, out, overwrite=True)
@@ -116,6 +157,14 @@ def _finish(run: Run, out: Path) -> None:
 def _warn_unserved(s: dict[str, Any]) -> None:
     """Name the demand that is not served (from the documented slack variables)."""
     short = s.get("arrival_shortfall") or 0.0
+    total = (s.get("vehicles_arrived") or 0.0) + short
+    if total > 0 and short > 0.5 * total:
+        click.echo(
+            f"warning: most EVs do not arrive ({short:.4g} of {total:.4g}): this case is broken, "
+            "not a result; check the network's units (evtp build --length-unit), the horizon "
+            "and the stations",
+            err=True,
+        )
     if short > 1e-6:
         by_od = s.get("unserved_vehicles_by_od") or {}
         detail = ", ".join(f"{k}: {v:.1f}" for k, v in by_od.items())
@@ -144,15 +193,70 @@ def robust_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     )(fn)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# commands in the order of a study
+WORKFLOW = (
+    "cases",
+    "build",
+    "check",
+    "powerflow",
+    "opf",
+    "traffic",
+    "strategy",
+    "tariff",
+    "sweep",
+    "compare",
+    "report",
+)
+
+
+class WorkflowGroup(click.Group):
+    """A group listing its commands in workflow order, not alphabetically."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        rank = {name: i for i, name in enumerate(WORKFLOW)}
+        return sorted(self.commands, key=lambda n: (rank.get(n, len(rank)), n))
+
+
+@click.group(
+    cls=WorkflowGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(package_name="evtp")
-def main() -> None:
-    """evtp: EV traffic coupled with distribution grids (DLMP, robust dynamic tariffs)."""
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """evtp: EV traffic coupled with distribution grids (DLMP, robust dynamic tariffs).
+
+    \b
+    A study: pick or build a case, check it, run it, compare runs, report:
+      evtp cases
+      evtp build ieee33 --out my-case
+      evtp check my-case
+      evtp tariff tn20-dn17 --gamma 1 --out runs/robust
+      evtp tariff tn20-dn17 --gamma 0 --out runs/det
+      evtp compare runs/det runs/robust --out runs/det-vs-robust
+      evtp report runs/robust
+
+    Each command's --help has an example; `evtp strategy --help` describes the seven charging
+    strategies of stationary fleets.
+
+    Run folders are written atomically and never replace anything without --force (and then
+    only a folder evtp wrote). Bad input: one line on stderr, exit code 2; a failed solve or
+    AC check: exit code 3.
+    """
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+        ctx.exit(0)
 
 
 @main.command("cases")
 def cases_cmd() -> None:
-    """List the built-in cases."""
+    """List the built-in cases.
+
+    \b
+    Example:
+      evtp cases
+    """
     for name, (desc, _) in sorted(BUILTIN.items()):
         click.echo(f"{name:<16} {desc}")
 
@@ -260,12 +364,29 @@ def _tntp_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 @click.argument("case", required=False)
 @click.option("--out", required=True, type=click.Path(), help="Case folder to write.")
 @_tntp_options
+@force_option
 @_guard
-def build(case: str | None, out: str, tntp: str | None, **kw: Any) -> None:
+def build(case: str | None, out: str, tntp: str | None, force: bool, **kw: Any) -> None:
     """Write CASE (built-in name or folder) as a case folder OUT, or, with --tntp, a coupled
     case from a TNTP network and trips and a feeder (--feeder): units checked, the feeder's
     profiles on the chosen time grid, ratings where its lines have none, an EV demand model
-    (departure times, SOC, trip energy, who must or wants to charge), small ODs merged."""
+    (departure times, SOC, trip energy, who must or wants to charge), small ODs merged.
+
+    \b
+    Examples:
+      evtp build ieee33 --out my-ieee33
+      evtp build --tntp SiouxFalls_net.tntp --trips SiouxFalls_trips.tntp \\
+          --nodes SiouxFalls_node.tntp --feeder ieee33 --stations 6 --out sioux-ieee33
+    """
+    from cases.case import CaseError
+    from cases.folder import write_case
+
+    _prepare(
+        out,
+        "case",
+        force,
+        inputs=[case, tntp, kw["trips"], kw["nodes"], kw["departures"], kw["feeder"]],
+    )
     if tntp:
         import warnings
 
@@ -317,7 +438,7 @@ def build(case: str | None, out: str, tntp: str | None, **kw: Any) -> None:
         c = load_case(case)
     else:
         raise CaseError("give a CASE to write, or --tntp with --trips and --feeder")
-    write_case(c, out)
+    write_case(c, out, overwrite=True)  # the output policy was applied above
     click.echo(f"wrote case {c.name!r} to {out}")
 
 
@@ -350,7 +471,12 @@ def _echo_build(c: Any) -> None:
 @click.argument("case")
 @_guard
 def check(case: str) -> None:
-    """Validate CASE; exit 0 and print its size when it is consistent."""
+    """Validate CASE; exit 0 and print its size when it is consistent.
+
+    \b
+    Example:
+      evtp check my-ieee33
+    """
     c = load_case(case)
     f = c.feeder
     msg = f"{c.name}: ok — {len(f.bus_ids)} buses, {len(f.line_ids)} lines"
@@ -375,15 +501,21 @@ def check(case: str) -> None:
 @main.command()
 @click.argument("case")
 @click.option("--out", type=click.Path(), help="Run folder (default runs/CASE-powerflow).")
+@force_option
 @_guard
-def powerflow(case: str, out: str | None) -> None:
-    """Linear (LinDistFlow) power flow of the fixed loads, with pandapower's AC check."""
+def powerflow(case: str, out: str | None, force: bool) -> None:
+    """Linear (LinDistFlow) power flow of the fixed loads, with pandapower's AC check.
+
+    \b
+    Example:
+      evtp powerflow ieee33 --out runs/ieee33-pf
+    """
+    target = _out_folder(out, case, "powerflow", force)
     from coupling.grid_jobs import run_powerflow
 
-    target = _out_folder(out, case, "powerflow")
     c = load_case(case)
     click.echo(f"power flow of {c.name}: {c.feeder.steps} steps")
-    _finish(run_powerflow(c, command=" ".join(["evtp", *sys.argv[1:]])), target)
+    _finish(run_powerflow(c, command=_command_line()), target)
 
 
 @main.command()
@@ -399,6 +531,7 @@ def powerflow(case: str, out: str | None) -> None:
 @robust_options
 @click.option("--samples", type=int, default=0, help="Out-of-sample realisations to evaluate.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
+@force_option
 @_guard
 def opf(
     case: str,
@@ -408,11 +541,18 @@ def opf(
     uncertainty_set: str,
     samples: int,
     seed: int,
+    force: bool,
 ) -> None:
-    """Multi-period (robust) OPF with generators and import; DLMPs and AC check."""
-    from coupling.grid_jobs import run_opf
+    """Multi-period (robust) OPF with generators and import; DLMPs and AC check.
 
-    target = _out_folder(out, case, "opf")
+    \b
+    Example:
+      evtp opf ieee33 --gamma 1 --samples 200 --out runs/ieee33-opf
+    """
+    target = _out_folder(out, case, "opf", force)
+    from coupling.grid_jobs import run_opf
+    from power.lindistflow import GridOptions
+
     c = load_case(case)
     click.echo(f"OPF of {c.name}: {c.feeder.steps} steps")
     run = run_opf(
@@ -422,7 +562,7 @@ def opf(
         uncertainty_set=uncertainty_set,
         samples=samples,
         seed=seed,
-        command=" ".join(["evtp", *sys.argv[1:]]),
+        command=_command_line(),
     )
     _finish(run, target)
 
@@ -430,15 +570,21 @@ def opf(
 @main.command()
 @click.argument("case")
 @click.option("--out", type=click.Path(), help="Run folder (default runs/CASE-traffic).")
+@force_option
 @_guard
-def traffic(case: str, out: str | None) -> None:
-    """EV routing and charging against the case's energy prices only (no grid)."""
+def traffic(case: str, out: str | None, force: bool) -> None:
+    """EV routing and charging against the case's energy prices only (no grid).
+
+    \b
+    Example:
+      evtp traffic tn20-dn17 --out runs/tn20-traffic
+    """
+    target = _out_folder(out, case, "traffic", force)
     from coupling.traffic_job import run_traffic
 
-    target = _out_folder(out, case, "traffic")
     c = load_case(case)
     click.echo(f"traffic assignment of {c.name}: {c.time.steps} steps")
-    _finish(run_traffic(c, command=" ".join(["evtp", *sys.argv[1:]])), target)
+    _finish(run_traffic(c, command=_command_line()), target)
 
 
 @main.command()
@@ -468,6 +614,7 @@ def traffic(case: str, out: str | None) -> None:
     help="Subgradient step for flow limits (currency/kWh per kW of excess); default: the "
     "case's [parameters] step_kw, else 0.001.",
 )
+@force_option
 @_guard
 def tariff(
     case: str,
@@ -480,11 +627,20 @@ def tariff(
     max_iter: int,
     step_rule: str,
     step_kw: float | None,
+    force: bool,
 ) -> None:
-    """Robust dynamic tariffs: DSO problem, DLMP tariffs and the DSO-aggregator loop."""
-    from coupling.tariff_job import TariffOptions, loop_options, run_tariff
+    """Robust dynamic tariffs: DSO problem, DLMP tariffs and the DSO-aggregator loop.
 
-    target = _out_folder(out, case, "tariff")
+    A case with roads (tn20-dn17, TNTP cases) runs seed 003's loop; a case with a stationary
+    fleet and no roads (hu2014-lv) runs seed 000's capacity market, always by subgradient.
+
+    \b
+    Example:
+      evtp tariff tn20-dn17 --gamma 1 --samples 200 --out runs/tn20-robust
+    """
+    target = _out_folder(out, case, "tariff", force)
+    from coupling.tariff_job import TariffOptions, is_fleet_market, loop_options, run_tariff
+
     c = load_case(case)
     opts = TariffOptions(
         gamma=gamma,
@@ -495,8 +651,12 @@ def tariff(
         loop=loop_options(c, max_iter=max_iter, step_rule=step_rule, step_kw=step_kw),
     )
     g = c.gamma if gamma is None else gamma
-    click.echo(f"tariff of {c.name}: gamma {g}, {mechanism} mechanism, {c.time.steps} steps")
-    run = run_tariff(c, opts, command=" ".join(["evtp", *sys.argv[1:]]), progress=click.echo)
+    if is_fleet_market(c):  # the mechanism run_tariff uses, as summary.json will say
+        mech = "subgradient mechanism (fleet capacity market)"
+    else:
+        mech = f"{mechanism} mechanism"
+    click.echo(f"tariff of {c.name}: gamma {g}, {mech}, {c.time.steps} steps")
+    run = run_tariff(c, opts, command=_command_line(), progress=click.echo)
     _finish(run, target)
 
 
@@ -507,22 +667,38 @@ def tariff(
     "strategy_name",
     required=True,
     type=click.Choice(["uncoordinated", "price", "grid", "smart", "v2g", "smart-q", "v2g-q"]),
-    help="Charging strategy of the stationary fleet.",
+    help="Charging strategy of the stationary fleet (see above).",
 )
 @click.option("--ev-share", type=float, default=1.0, show_default=True, help="Share of the fleet.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fleet subset.")
 @click.option("--out", type=click.Path(), help="Run folder (default runs/CASE-strategy).")
+@force_option
 @_guard
-def strategy(case: str, strategy_name: str, ev_share: float, seed: int, out: str | None) -> None:
-    """Stationary-fleet charging strategies (seeds 001 and 002), AC-checked."""
+def strategy(
+    case: str, strategy_name: str, ev_share: float, seed: int, out: str | None, force: bool
+) -> None:
+    """Stationary-fleet charging strategies (seeds 001 and 002), AC-checked.
+
+    \b
+    Strategies:
+      uncoordinated  full power from arrival until full, no optimisation (power flow only)
+      price          cheapest energy (plus a small loss proxy), grid limits ignored
+      grid           cheapest energy within the line and voltage limits
+      smart          closest to the departure SOC targets within the grid limits (seed 002)
+      v2g            as smart, EVs may also discharge into the grid
+      smart-q        as smart, chargers also supply or absorb reactive power
+      v2g-q          as smart, with both discharging and reactive power
+
+    \b
+    Example:
+      evtp strategy cigre-mv-ev --strategy smart --ev-share 0.5 --out runs/cigre-smart
+    """
+    target = _out_folder(out, case, f"strategy-{strategy_name}", force)
     from coupling.strategy_job import run_strategy
 
-    target = _out_folder(out, case, f"strategy-{strategy_name}")
     c = load_case(case)
     click.echo(f"strategy {strategy_name} on {c.name}: {c.time.steps} steps")
-    run = run_strategy(
-        c, strategy_name, ev_share=ev_share, seed=seed, command=" ".join(["evtp", *sys.argv[1:]])
-    )
+    run = run_strategy(c, strategy_name, ev_share=ev_share, seed=seed, command=_command_line())
     _finish(run, target)
 
 
@@ -541,16 +717,27 @@ def strategy(case: str, strategy_name: str, ev_share: float, seed: int, out: str
 @click.option(
     "--samples", type=int, default=200, show_default=True, help="Out-of-sample draws per point."
 )
+@force_option
 @_guard
 def sweep(
-    case: str, param: str, out: str, workers: int, scheduler: str | None, samples: int
+    case: str,
+    param: str,
+    out: str,
+    workers: int,
+    scheduler: str | None,
+    samples: int,
+    force: bool,
 ) -> None:
-    """Tariff runs over a parameter range on Dask: one run folder per point + sweep.csv."""
+    """Tariff runs over a parameter range on Dask: one run folder per point + sweep.csv
+    (timings in sweep.json).
+
+    \b
+    Example:
+      evtp sweep tn20-dn17 --param gamma=0:1:0.25 --workers 2 --out runs/gamma-sweep
+    """
+    target = _prepare(out, "sweep", force, inputs=[case])
     from coupling.sweep import run_sweep
 
-    target = Path(out)
-    if target.exists() and not (target / "sweep.csv").is_file():
-        raise FileExistsError(f"{target}: exists and is not a sweep folder (choose another --out)")
     where = scheduler or f"a local cluster of {workers} workers"
     click.echo(f"sweep of {case} over {param} on {where}")
     table = run_sweep(
@@ -562,35 +749,48 @@ def sweep(
         samples=samples,
         progress=click.echo,
     )
-    click.echo(table.drop(columns="sweep_wall_s").to_string(index=False))
-    click.echo(f"wrote {target} ({table.sweep_wall_s.iloc[0]:.1f} s)")
+    click.echo(table.to_string(index=False))
+    click.echo(f"wrote {target} ({table.attrs['sweep_wall_s']:.1f} s)")
 
 
 @main.command()
 @click.argument("run_a", type=click.Path())
 @click.argument("run_b", type=click.Path())
 @click.option("--out", type=click.Path(), help="Folder for the comparison tables and figure.")
+@force_option
 @_guard
-def compare(run_a: str, run_b: str, out: str | None) -> None:
-    """Routing and charging shifts between two runs of the same case."""
+def compare(run_a: str, run_b: str, out: str | None, force: bool) -> None:
+    """Routing and charging shifts between two runs of the same case.
+
+    \b
+    Example:
+      evtp compare runs/tn20-det runs/tn20-robust --out runs/det-vs-robust
+    """
+    target = None if out is None else _prepare(out, "compare", force, inputs=[run_a, run_b])
     from coupling.compare import compare_runs, write_comparison
 
     cmp = compare_runs(run_a, run_b)
     click.echo(cmp.text())
-    if out:
-        write_comparison(cmp, out)
-        click.echo(f"wrote {out}")
+    if target is not None:
+        write_comparison(cmp, target)
+        click.echo(f"wrote {target}")
 
 
 @main.command()
 @click.argument("run", type=click.Path())
 @click.option("--case", "case_dir", type=click.Path(), help="Case folder, for the network map.")
+@click.option("--force", is_flag=True, help="Replace a report.html that evtp wrote.")
 @_guard
-def report(run: str, case_dir: str | None) -> None:
-    """Self-contained HTML report (summary and figures) in the run folder."""
+def report(run: str, case_dir: str | None, force: bool) -> None:
+    """Self-contained HTML report (summary and figures) in the run folder: RUN/report.html.
+
+    \b
+    Example:
+      evtp report runs/tn20-robust
+    """
     from coupling.report import write_report
 
-    click.echo(f"wrote {write_report(run, case_dir)}")
+    click.echo(f"wrote {write_report(run, case_dir, force=force)}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from cases.atomic import atomic_folder
+from coupling.runread import DAMAGED, RunFolderError, read_run
 
 CONGESTED = 0.999  # loading at which a line-step counts as congested
 
@@ -51,14 +52,14 @@ class Comparison:
 
 
 def _load(run: Path) -> tuple[dict, dict[str, pd.DataFrame]]:
-    run = Path(run)
-    if not (run / "summary.json").is_file():
-        raise CompareError(f"{run}: not a run folder (no summary.json)")
-    summary = json.loads((run / "summary.json").read_text())
-    tables = {
-        p.stem: pd.read_csv(p, dtype={"bus": str, "line": str, "station": str, "ev": str})
-        for p in run.glob("*.csv")
-    }
+    """Summary and tables of a run folder, validated (``coupling.runread``)."""
+    summary, tables = read_run(run, ("case", "steps", "dt_h"))
+    for key in ("steps", "dt_h"):
+        v = summary[key]
+        if isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v) or v <= 0:
+            raise RunFolderError(
+                f"{Path(run) / 'summary.json'}: {key} is {v!r}, not a positive number; {DAMAGED}"
+            )
     return summary, tables
 
 
@@ -70,6 +71,9 @@ def compare_runs(run_a: str | Path, run_b: str | Path) -> Comparison:
         raise CompareError(f"runs of different cases: {sa.get('case')!r} vs {sb.get('case')!r}")
     if ("lines" in ta) != ("lines" in tb):
         raise CompareError("one run has grid results (lines table) and the other has not")
+    for run, tables in ((run_a, ta), (run_b, tb)):
+        if "lines" in tables and "buses" not in tables:
+            raise RunFolderError(f"{Path(run) / 'buses.csv'}: missing beside lines.csv; {DAMAGED}")
     steps_a, steps_b = sa.get("steps"), sb.get("steps")
     if steps_a != steps_b:
         raise CompareError(f"different horizons: {steps_a} vs {steps_b} steps")
@@ -148,17 +152,15 @@ def compare_runs(run_a: str | Path, run_b: str | Path) -> Comparison:
 
 def write_comparison(cmp: Comparison, out: str | Path) -> Path:
     """CSV tables, scalars as JSON and a bar figure of the charging shift, atomically."""
-    import matplotlib
+    from matplotlib.figure import Figure  # drawn by Agg when saved; no pyplot, no backend
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    with atomic_folder(out) as tmp:
+    with atomic_folder(out, kind="compare") as tmp:
         for name in ("routing", "charging", "grid"):
             getattr(cmp, name).to_csv(tmp / f"{name}.csv", index=False, lineterminator="\n")
         (tmp / "shifts.json").write_text(json.dumps(cmp.scalars, indent=2) + "\n")
         if len(cmp.charging):
-            fig, ax = plt.subplots(figsize=(7, 3.5))
+            fig = Figure(figsize=(7, 3.5))
+            ax = fig.subplots()
             x = np.arange(len(cmp.charging))
             ax.bar(x - 0.2, cmp.charging.energy_kwh_a, 0.4, label="A")
             ax.bar(x + 0.2, cmp.charging.energy_kwh_b, 0.4, label="B")
@@ -167,5 +169,4 @@ def write_comparison(cmp: Comparison, out: str | Path) -> Path:
             ax.legend()
             fig.tight_layout()
             fig.savefig(tmp / "charging_shift.png", dpi=100)
-            plt.close(fig)
     return Path(out)

@@ -1,25 +1,34 @@
-"""Figures of a run from its tables (matplotlib, Agg): each is a callable writing one PNG."""
+"""Figures of a run from its tables: each is a callable writing one PNG.
+
+Figures are matplotlib ``Figure`` objects drawn without pyplot, so they render with the Agg
+canvas wherever they are saved and importing this module changes no global matplotlib state
+(no backend is chosen for the user's own plots).
+"""
 
 from __future__ import annotations
 
 import io
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
 Figure = Callable[[Path], None]
+
+
+def _subplots(*args: Any, figsize: tuple[float, float], **kwargs: Any) -> tuple[Any, Any]:
+    """``plt.subplots`` without pyplot: a figure rendered by Agg when saved."""
+    from matplotlib.figure import Figure as MplFigure
+
+    fig = MplFigure(figsize=figsize)
+    return fig, fig.subplots(*args, **kwargs)
 
 
 def _save(fig, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
 
 
 def _heat(ax, df: pd.DataFrame, key: str, value: str, title: str, cmap: str = "viridis"):
@@ -39,7 +48,7 @@ def tariff_heatmap(tariffs: pd.DataFrame) -> Figure:
     parts = [c for c in ("dlmp", "energy", "congestion", "voltage", "tariff") if c in tariffs]
 
     def draw(path: Path) -> None:
-        fig, axes = plt.subplots(len(parts), 1, figsize=(9, 1.8 * len(parts) + 0.6), squeeze=False)
+        fig, axes = _subplots(len(parts), 1, figsize=(9, 1.8 * len(parts) + 0.6), squeeze=False)
         for ax, col in zip(axes[:, 0], parts):
             im = _heat(ax, tariffs, key, col, f"{col} (currency/kWh)", "magma")
             fig.colorbar(im, ax=ax)
@@ -52,7 +61,7 @@ def line_loading_heatmap(lines: pd.DataFrame) -> Figure:
     """Line x time heatmap of the loading (fraction of the limit)."""
 
     def draw(path: Path) -> None:
-        fig, ax = plt.subplots(figsize=(9, 4))
+        fig, ax = _subplots(figsize=(9, 4))
         im = _heat(ax, lines, "line", "loading", "line loading (fraction of limit)", "inferno")
         fig.colorbar(im, ax=ax)
         _save(fig, path)
@@ -67,7 +76,7 @@ def voltage_bands(buses: pd.DataFrame, column: str = "v_pu") -> Figure:
         v = buses.pivot_table(index="t", columns="bus", values=column).to_numpy()
         t = np.arange(v.shape[0])
         q = np.nanpercentile(v, [0, 5, 25, 50, 75, 95, 100], axis=1)
-        fig, ax = plt.subplots(figsize=(8, 3.5))
+        fig, ax = _subplots(figsize=(8, 3.5))
         ax.fill_between(t, q[0], q[6], alpha=0.15, color="C0", label="min-max")
         ax.fill_between(t, q[1], q[5], alpha=0.3, color="C0", label="5-95 %")
         ax.fill_between(t, q[2], q[4], alpha=0.5, color="C0", label="25-75 %")
@@ -84,7 +93,7 @@ def station_activity(stations: pd.DataFrame) -> Figure:
     """Queued and charging vehicles and station load over time, one line per station."""
 
     def draw(path: Path) -> None:
-        fig, axes = plt.subplots(3, 1, figsize=(8, 6.5), sharex=True)
+        fig, axes = _subplots(3, 1, figsize=(8, 6.5), sharex=True)
         for (name, d), c in zip(stations.groupby("station", sort=False), range(99)):
             for ax, col in zip(axes, ("queued", "charging", "p_kw")):
                 ax.plot(d.t, d[col], color=f"C{c % 10}", label=name)
@@ -101,7 +110,7 @@ def soc_trajectories(fleet: pd.DataFrame, n_max: int = 200) -> Figure:
     """SOC of (up to ``n_max``) EVs over their plugged steps, with the fleet's median."""
 
     def draw(path: Path) -> None:
-        fig, ax = plt.subplots(figsize=(8, 3.5))
+        fig, ax = _subplots(figsize=(8, 3.5))
         for i, (_, d) in enumerate(fleet.groupby("ev", sort=False)):
             if i >= n_max:
                 break
@@ -159,7 +168,7 @@ def network_map(case_dir: Path) -> Figure | None:
         road_layers = [ly for ly in layers if ly[0] != "feeder"]
         grid_layers = [ly for ly in layers if ly[0] == "feeder"]
         panels = [p for p in (road_layers, grid_layers) if p]
-        fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.5), squeeze=False)
+        fig, axes = _subplots(1, len(panels), figsize=(5 * len(panels), 4.5), squeeze=False)
         for ax, panel in zip(axes[0], panels):
             for name, series, color in panel:
                 series.plot(ax=ax, color=color, markersize=40, linewidth=1.2, label=name)

@@ -1,7 +1,12 @@
 """Run folders: tables, summary.json and figures, written atomically.
 
 Everything is written into a hidden temporary folder beside the target and renamed to the
-target at the end, so an interrupted or failed run leaves no partial run folder.
+target at the end, so an interrupted or failed run leaves no partial run folder (see
+:mod:`cases.atomic`, which also marks the folder as an evtp run folder).
+
+Tables hold results only, so identical inputs give byte-identical tables: wall-clock columns
+(``TIMING_COLUMNS``, seconds) are moved from the tables into ``summary.json`` under
+``timings_s``, e.g. ``timings_s["loop"]["eva_s"]`` lists the aggregator time per iteration.
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ import numpy as np
 import pandas as pd
 
 from cases.atomic import atomic_folder
+
+# wall-clock columns (s) of tables (the loop's per-iteration times): kept out of the CSVs
+TIMING_COLUMNS = ("eva_s", "wall_s")
 
 
 @dataclass
@@ -39,17 +47,38 @@ def _clean(x: Any) -> Any:
     return x
 
 
+def split_timings(
+    tables: dict[str, pd.DataFrame],
+) -> tuple[dict[str, pd.DataFrame], dict[str, dict[str, list[float]]]]:
+    """``tables`` without their wall-clock columns, and those columns as lists per table."""
+    kept: dict[str, pd.DataFrame] = {}
+    timings: dict[str, dict[str, list[float]]] = {}
+    for name, df in tables.items():
+        cols = [c for c in TIMING_COLUMNS if c in df.columns]
+        kept[name] = df.drop(columns=cols) if cols else df
+        if cols:
+            timings[name] = {c: [float(v) for v in df[c]] for c in cols}
+    return kept, timings
+
+
 def write_run(run: Run, out: str | Path, *, overwrite: bool = False) -> Path:
-    """Write ``run`` to folder ``out`` atomically; tables as CSV, figures as PNG."""
+    """Write ``run`` to folder ``out`` atomically; tables as CSV, figures as PNG.
+
+    An existing ``out`` is refused unless ``overwrite``, and even then replaced only when it
+    is an evtp run folder (:func:`cases.atomic.atomic_folder`)."""
     out = Path(out)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out}: run folder exists (choose another --out)")
-    with atomic_folder(out) as tmp:
-        for name, df in run.tables.items():
+    tables, timings = split_timings(run.tables)
+    summary = dict(run.summary)
+    if timings:
+        summary["timings_s"] = {**summary.get("timings_s", {}), **timings}
+    with atomic_folder(out, kind="run") as tmp:
+        for name, df in tables.items():
             df.to_csv(tmp / f"{name}.csv", index=False, lineterminator="\n", float_format="%.10g")
         if run.figures:
             (tmp / "figures").mkdir()
             for name, draw in run.figures.items():
                 draw(tmp / "figures" / f"{name}.png")
-        (tmp / "summary.json").write_text(json.dumps(_clean(run.summary), indent=2) + "\n")
+        (tmp / "summary.json").write_text(json.dumps(_clean(summary), indent=2) + "\n")
     return out

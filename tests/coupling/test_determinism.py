@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import filecmp
+import json
 
+import pandas as pd
 from click.testing import CliRunner
 
 import coupling.runfolder as rf
@@ -24,10 +26,14 @@ def test_identical_inputs_identical_tables(tmp_path):
         "paths.csv",
         "loop.csv",
     } <= set(tables)
-    for t in tables:
-        if t == "loop.csv":  # holds wall-clock timings per iteration
-            continue
+    for t in tables:  # every table, the loop's included: its timings are in summary.json
         assert filecmp.cmp(tmp_path / "a" / t, tmp_path / "b" / t, shallow=False), t
+    loop = pd.read_csv(tmp_path / "a" / "loop.csv")
+    assert not [c for c in loop.columns if c.endswith("_s")]
+    timings = json.loads((tmp_path / "a" / "summary.json").read_text())["timings_s"]["loop"]
+    assert set(timings) == {"eva_s", "wall_s"}
+    assert len(timings["eva_s"]) == len(loop) >= 1
+    assert all(0 < e <= w for e, w in zip(timings["eva_s"], timings["wall_s"]))
 
 
 def test_interrupted_run_leaves_nothing(tmp_path, monkeypatch):

@@ -56,6 +56,11 @@ def test_sweep_equals_serial_runs(tmp_path):
             assert on_disk[num].to_numpy() == pytest.approx(ref[num].to_numpy(), abs=1e-6)
     on_disk = pd.read_csv(tmp_path / "sw" / "sweep.csv")
     assert on_disk.objective.to_numpy() == pytest.approx(table.objective.to_numpy(), rel=1e-9)
+    # results only in sweep.csv; the timings are in sweep.json
+    assert not [c for c in on_disk.columns if c.endswith("_s")]
+    info = json.loads((tmp_path / "sw" / "sweep.json").read_text())
+    assert info["param"] == "gamma" and info["wall_s"] == table.attrs["sweep_wall_s"] > 0
+    assert set(info["points"]) == {"gamma=0", "gamma=0.5", "gamma=1"}
     assert [p.name for p in tmp_path.iterdir()] == ["sw"]
 
 
