@@ -1,0 +1,105 @@
+"""The vectorised result tables of a solved DTA block equal those of the element-by-element
+reference implementation (``tests/traffic/reference_results.py``, the code before it was
+vectorised) to 1e-9, and its scalars equal ``pyo.value`` of the block's Expressions.
+
+Cases: tn20-dn17 as built in, and tn20-dn17 with time windows (``max_delay_steps``, states
+held after their windows), two chargers per station of which one discharges (V2G), and a
+penalty low enough that some vehicles do not arrive.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pyomo.environ as pyo
+import pytest
+
+from cases.builtin import load_case
+from cases.case import TrafficData
+from coupling.traffic_job import add_case_dta, case_paths
+from power.solve import solve
+from tests.traffic.reference_results import reference_dta_results, reference_variable_values
+from traffic.dta import traffic_cost_expr
+from traffic.network import Stations
+from traffic.results import dta_results, variable_values
+
+TOL = 1e-9
+
+
+def _variant(windows: bool):
+    case = load_case("tn20-dn17")
+    if not windows:
+        return case
+    tr = case.traffic
+    st = tr.stations.table.assign(charger_kw="-20;50;120", plugs=30.0)
+    params = dict(case.parameters) | {"max_delay_steps": 2, "penalty_per_vehicle": 0.5}
+    return replace(
+        case, parameters=params, traffic=TrafficData(tr.network, Stations(st), tr.demand)
+    )
+
+
+@functools.cache
+def _solved(windows: bool) -> pyo.ConcreteModel:
+    case = _variant(windows)
+    m = pyo.ConcreteModel()
+    m.dta = pyo.Block()
+    add_case_dta(m.dta, case, case_paths(case))
+    price = case.feeder.price_per_kwh
+    m.obj = pyo.Objective(expr=traffic_cost_expr(m.dta, price - 0.3 * price.mean()))
+    solve(m, duals=False)
+    return m
+
+
+def _frames_equal(new: pd.DataFrame, old: pd.DataFrame) -> None:
+    assert list(new.columns) == list(old.columns)
+    assert len(new) == len(old)
+    for c in new.columns:
+        a, b = new[c].to_numpy(), old[c].to_numpy()
+        if a.dtype.kind in "fc" or b.dtype.kind in "fc":
+            np.testing.assert_allclose(a.astype(float), b.astype(float), rtol=0, atol=TOL)
+        else:
+            assert (a == b).all(), c
+            assert a.dtype == b.dtype, c
+
+
+@pytest.fixture(params=[False, True], ids=["tn20-dn17", "windows-v2g"])
+def solved(request) -> pyo.ConcreteModel:
+    return _solved(request.param)
+
+
+def test_tables_equal_reference(solved):
+    new, old = dta_results(solved.dta), reference_dta_results(solved.dta)
+    assert len(old.paths) and len(old.segments) and len(old.stations)
+    for name in ("paths", "segments", "stations"):
+        _frames_equal(getattr(new, name), getattr(old, name))
+    for name in (
+        "vehicles_departed",
+        "vehicles_arrived",
+        "arrival_shortfall",
+        "vehicle_steps",
+        "travel_cost",
+        "arrival_penalty",
+    ):
+        assert getattr(new, name) == pytest.approx(getattr(old, name), rel=TOL, abs=TOL), name
+
+
+def test_variable_values_equal_reference(solved):
+    new, old = variable_values(solved.dta), reference_variable_values(solved.dta)
+    pd.testing.assert_frame_equal(new, old, check_exact=False, rtol=0, atol=TOL)
+
+
+def test_windows_variant_exercises_holds():
+    """The second case holds states after their windows, discharges and leaves vehicles out
+    (otherwise it would not test what it is for)."""
+    m = _solved(True)
+    r = reference_dta_results(m.dta)
+    assert r.arrival_shortfall > 1e-3
+    assert (r.stations["p_kw"] < -1e-6).any()
+    v = reference_variable_values(m.dta)
+    T = m.dta.dta_index.steps
+    held = v[v["kind"].isin(["queued", "waiting", "charging"]) & (v["vehicles"] > 1e-6)]
+    last = held.groupby(["path", "element", "charger"], dropna=False)["t"].transform("max")
+    assert ((held["t"] == last) & (held["t"] < T - 1)).any()
