@@ -28,11 +28,13 @@ import highspy
 import numpy as np
 import pyomo.environ as pyo
 import scipy.sparse as sp
-from pyomo.common.collections import ComponentMap
+from pyomo.common.gc_manager import PauseGC
 from pyomo.contrib.solver.common.factory import SolverFactory
 from pyomo.contrib.solver.common.results import SolutionStatus
 from pyomo.repn import generate_standard_repn
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+
+from power.component_values import ComponentValues
 
 
 class SolveError(RuntimeError):
@@ -49,8 +51,10 @@ class SolveResult:
     objective : optimal objective value (model currency).
     solve_s : wall time of hand-over plus solve (s).
     handover_s : part of ``solve_s`` spent compiling and passing the model (s).
-    duals : constraint data -> dual, d(objective)/d(rhs).
-    reduced_costs : variable data -> reduced cost.
+    duals : constraint data -> dual, d(objective)/d(rhs) (a read-only mapping; on the direct
+        and QP paths a :class:`~power.component_values.ComponentValues` over the solver's
+        arrays).
+    reduced_costs : variable data -> reduced cost (likewise).
     """
 
     status: str
@@ -149,21 +153,39 @@ def _solve_direct(model: pyo.ConcreteModel, duals: bool, options: dict) -> Solve
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         raise SolveError(f"HiGHS found no optimal solution (termination: {status})")
     sol = h.getSolution()
-    x = np.asarray(sol.col_value)
-    for v, val in zip(cols, x):
-        v.set_value(float(val), skip_validation=True)
-    for v, expr in info.eliminated_vars:
-        v.set_value(pyo.value(expr), skip_validation=True)
+    _load_primal(info, np.asarray(sol.col_value))
     out = SolveResult(status, float(h.getInfo().objective_function_value), 0.0, t1 - t0)
     if duals:
-        row_dual = np.asarray(sol.row_dual)
-        d: dict = {}
-        for r, y in zip(info.rows, row_dual):
-            d[r.constraint] = d.get(r.constraint, 0.0) + float(y)
-        rc = ComponentMap((v, float(z)) for v, z in zip(cols, np.asarray(sol.col_dual)))
-        out.duals, out.reduced_costs = d, rc
+        out.duals = _row_duals(info.rows, np.asarray(sol.row_dual))
+        out.reduced_costs = ComponentValues(cols, np.asarray(sol.col_dual))
     out.solve_s = time.perf_counter() - t0
     return out
+
+
+def _load_primal(info: Any, x: np.ndarray) -> None:
+    """Write the solver's primal vector into the model's variables (column order of the
+    compiled standard form; eliminated variables from their defining expressions)."""
+    with PauseGC():  # collections over the whole model would cost more than the loop
+        for v, val in zip(info.columns, x.tolist(), strict=True):
+            v.set_value(val, skip_validation=True)
+        for v, expr in info.eliminated_vars:
+            v.set_value(pyo.value(expr), skip_validation=True)
+
+
+def _row_duals(rows: list, row_dual: np.ndarray) -> ComponentValues:
+    """One dual per constraint: the sum over its rows (a ranged constraint has two, adjacent
+    in the compiled standard form)."""
+    keys: list = []
+    starts: list[int] = []
+    prev = None
+    for i, r in enumerate(rows):
+        c = r.constraint
+        if c is not prev:
+            keys.append(c)
+            starts.append(i)
+            prev = c
+    vals = np.add.reduceat(row_dual, starts) if starts else np.zeros(0)
+    return ComponentValues(keys, vals)
 
 
 def _compile_constraints(model: pyo.ConcreteModel, obj: pyo.Objective, qvars: list) -> Any:
@@ -230,11 +252,7 @@ def _solve_qp(model: pyo.ConcreteModel, duals: bool, reuse: bool = False) -> Sol
     status = str(sol.status)
     if "Solved" not in status:
         raise SolveError(f"Clarabel found no optimal solution (status: {status})")
-    x = np.asarray(sol.x)
-    for v, val in zip(cols, x):
-        v.set_value(float(val), skip_validation=True)
-    for v, expr in info.eliminated_vars:
-        v.set_value(pyo.value(expr), skip_validation=True)
+    _load_primal(info, np.asarray(sol.x))
     out = SolveResult(status, float(pyo.value(obj.expr)), 0.0, t1 - t0)
     if duals:
         z = np.asarray(sol.z)
@@ -243,13 +261,10 @@ def _solve_qp(model: pyo.ConcreteModel, duals: bool, reuse: bool = False) -> Sol
         z_u, z_l = z[k_ge : k_ge + len(hu)], z[k_ge + len(hu) :]
         row_dual = np.zeros(len(kind))
         row_dual[eq], row_dual[le], row_dual[ge] = y_eq, y_le, y_ge
-        d: dict = {}
-        for r, y in zip(info.rows, sign * row_dual):
-            d[r.constraint] = d.get(r.constraint, 0.0) + float(y)
         rc = np.zeros(n)
         np.add.at(rc, hu, -z_u)
         np.add.at(rc, hl, z_l)
-        out.duals = d
-        out.reduced_costs = ComponentMap((v, float(sign * r)) for v, r in zip(cols, rc))
+        out.duals = _row_duals(info.rows, sign * row_dual)
+        out.reduced_costs = ComponentValues(cols, sign * rc)
     out.solve_s = time.perf_counter() - t0
     return out
