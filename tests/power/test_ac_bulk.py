@@ -12,7 +12,7 @@ import pytest
 
 import power.ac_check as ac_module
 from cases.builtin import load_case
-from power.ac_check import ac_check
+from power.ac_check import ACCheckError, ac_check
 from power.pandapower_io import to_pandapower
 from tests.power.reference_pandapower import reference_to_pandapower
 
@@ -76,3 +76,14 @@ def test_feeder1000_ev_bulk_equals_reference(monkeypatch):
     f = load_case("feeder1000-ev").feeder
     _assert_same_net(f)
     _assert_same_ac(f, monkeypatch, 3.0)
+
+
+@pytest.mark.parametrize("bad_step", [0, 2])
+def test_non_convergence_names_the_step(bad_step):
+    """A load no feeder can carry fails the AC check at its step, also in the reused
+    (time-series) power flows after the first step."""
+    f = load_case("ieee33").feeder
+    p, q = _loads(f, 10.0)
+    p[:, bad_step] *= 200.0
+    with pytest.raises(ACCheckError, match=f"at step t={bad_step}$"):
+        ac_check(f, p, q)
