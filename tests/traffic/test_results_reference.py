@@ -19,7 +19,7 @@ import pytest
 
 from cases.builtin import load_case
 from cases.case import TrafficData
-from coupling.traffic_job import add_case_dta, case_paths
+from coupling.traffic_job import add_case_dta, case_paths, run_traffic
 from power.solve import solve
 from tests.traffic.reference_results import reference_dta_results, reference_variable_values
 from traffic.dta import traffic_cost_expr
@@ -112,3 +112,21 @@ def test_tables_equal_reference_on_any_values(windows):
         idx = m.dta_index
         last = idx.variables.groupby(["path", "element", "kind"])["t"].transform("max")
         assert ((idx.variables["kind"] == "queued") & (last < idx.steps - 1)).any()
+
+
+def test_station_load_equals_the_block_expression(solved):
+    """p_kw of the stations table is the block's station_p_kw Expression (what the grid sees
+    and the objective prices)."""
+    st = dta_results(solved.dta).stations
+    expect = [pyo.value(solved.dta.station_p_kw[y, t]) for y, t in zip(st["station"], st["t"])]
+    np.testing.assert_allclose(st["p_kw"].to_numpy(), expect, rtol=0, atol=TOL)
+
+
+def test_traffic_run_charging_cost():
+    case = load_case("tn20-dn17")
+    run = run_traffic(case)
+    st = run.tables["stations"]
+    price = case.feeder.price_per_kwh
+    expect = sum(price[t] * case.time.dt_h * p for t, p in zip(st["t"], st["p_kw"], strict=True))
+    assert run.summary["charging_cost"] == pytest.approx(expect, rel=1e-12)
+    assert expect > 0
