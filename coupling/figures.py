@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 Figure = Callable[[Path], None]
+MAX_LABELS = 40  # most tick labels on a heat-map axis
 
 
 def _subplots(*args: Any, figsize: tuple[float, float], **kwargs: Any) -> tuple[Any, Any]:
@@ -34,9 +35,11 @@ def _save(fig, path: Path) -> None:
 def _heat(ax, df: pd.DataFrame, key: str, value: str, title: str, cmap: str = "viridis"):
     grid = df.pivot_table(index=key, columns="t", values=value, aggfunc="sum", sort=False)
     im = ax.imshow(grid.to_numpy(), aspect="auto", cmap=cmap, interpolation="nearest")
-    ax.set_yticks(
-        range(len(grid.index)), grid.index if len(grid.index) <= 30 else [""] * len(grid.index)
-    )
+    # every row named up to MAX_LABELS rows, else every k-th (a tick per row of a large
+    # feeder costs seconds to draw and cannot be read)
+    step = -(-len(grid.index) // MAX_LABELS)
+    rows = np.arange(0, len(grid.index), max(step, 1))
+    ax.set_yticks(rows, grid.index[rows])
     ax.set_xlabel("step t")
     ax.set_title(title)
     return im

@@ -79,12 +79,9 @@ def run_traffic(case: Case, *, command: str = "traffic") -> Run:
     # degenerate LP (benchmarks/bench_traffic.py); no duals are needed here
     res = solve(m, duals=False, solver="ipm", run_crossover="off")
     r = dta_results(m.dta)
+    st = r.stations  # station_p_kw per (station, t), as the objective prices it
     charging_cost = float(
-        sum(
-            price[t] * case.time.dt_h * pyo.value(m.dta.station_p_kw[y, t])
-            for y in m.dta.dta_index.stations
-            for t in range(case.time.steps)
-        )
+        (price[st["t"].to_numpy()] * case.time.dt_h * st["p_kw"].to_numpy()).sum()
     )
     summary: dict[str, Any] = {
         "case": case.name,

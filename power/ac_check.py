@@ -31,10 +31,16 @@ class ACResult:
     loading: np.ndarray
 
 
+# pandapower's time-series mode: the admittance matrix and indexing of the first step are
+# reused, only the bus injections are updated (same Newton-Raphson, same results)
+_ONLY_LOADS_CHANGE = {"bus_pq": True, "trafo": False, "gen": False}
+
+
 def ac_check(feeder: Feeder, p_net_kw: np.ndarray, q_net_kvar: np.ndarray) -> ACResult:
     """Run an AC power flow per step with the given net bus loads (kW, kvar; buses x steps).
 
     The slack bus keeps ``v_slack_pu``; the net load at the slack bus is placed on it too.
+    Each step starts from the previous step's voltages.
     """
     net, branches = to_pandapower(feeder)
     nb, nl, steps = len(feeder.bus_ids), len(feeder.line_ids), feeder.steps
@@ -57,7 +63,11 @@ def ac_check(feeder: Feeder, p_net_kw: np.ndarray, q_net_kvar: np.ndarray) -> AC
         net.load["q_mvar"] = q_net_kvar[:, t] / 1000.0
         try:
             pp.runpp(
-                net, numba=False, init="results" if t else "auto", calculate_voltage_angles=False
+                net,
+                numba=False,
+                init="results" if t else "auto",
+                calculate_voltage_angles=False,
+                recycle=_ONLY_LOADS_CHANGE,
             )
         except pp.powerflow.LoadflowNotConverged as exc:
             raise ACCheckError(f"AC power flow did not converge at step t={t}") from exc

@@ -26,20 +26,32 @@ Smart Grid 9(5); seed 003 (R_t from the line and voltage duals).
 
 from __future__ import annotations
 
+from itertools import product
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
+from pyomo.common.gc_manager import PauseGC
 
+from power.component_values import ComponentValues
 from power.feeder import Feeder
 from power.results import long_table
 from power.sensitivity import Sensitivities
 
 
+def _lookup(keys: list, duals: Any) -> np.ndarray:
+    """Values of ``keys`` in ``duals`` (0 where absent)."""
+    if isinstance(duals, ComponentValues):
+        return duals.array(keys)
+    return np.fromiter((duals.get(k, 0.0) for k in keys), dtype=float, count=len(keys))
+
+
 def dual_matrix(comp: Any, rows: list, steps: int, duals: Any) -> np.ndarray:
     """(rows x steps) array of the duals (or reduced costs) of an indexed component."""
-    return np.array([[duals.get(comp[r, t], 0.0) for t in range(steps)] for r in rows], float)
+    with PauseGC():
+        keys = list(map(comp.__getitem__, product(rows, range(steps))))
+        return _lookup(keys, duals).reshape(len(rows), steps)
 
 
 def dlmp_arrays(
@@ -55,12 +67,10 @@ def dlmp_arrays(
         n = len(blk.K)
         theta = 2 * np.pi * (np.arange(n) + 0.5) / n
         for k in range(n):
-            pi = np.array(
-                [
-                    [duals.get(blk.s_poly[ln, k, t], 0.0) for t in range(steps)]
-                    for ln in feeder.line_ids
-                ]
-            )
+            with PauseGC():
+                index = product(feeder.line_ids, [k], range(steps))
+                keys = list(map(blk.s_poly.__getitem__, index))
+                pi = _lookup(keys, duals).reshape(len(feeder.line_ids), steps)
             mu += np.cos(theta[k]) * pi
     energy = np.repeat(lam[feeder.tree.slack][None, :], len(feeder.bus_ids), 0)
     congestion = -(sens.downstream.T @ mu) / dt

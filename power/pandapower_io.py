@@ -207,52 +207,62 @@ def to_pandapower(feeder: Feeder) -> tuple[pp.pandapowerNet, list[tuple[str, int
     Branches between buses of equal base_kv become lines of 1 km with r, x in ohm and no shunt
     capacitance; others become transformers (series impedance on the LV side, no losses in the
     core, no tap, no phase shift). Ratings: ``max_i_ka`` / ``sn_mva`` from s_max_kva or p_max_kw.
+    Every element table is created in one call.
     """
     net = pp.create_empty_network(sn_mva=1.0)
-    kv = dict(zip(feeder.buses["bus"], feeder.buses["base_kv"].astype(float)))
-    idx = {}
-    for b in feeder.bus_ids:
-        idx[b] = pp.create_bus(net, vn_kv=kv[b], name=b)
+    kv_of = dict(zip(feeder.buses["bus"], feeder.buses["base_kv"].astype(float), strict=True))
+    ids = list(feeder.bus_ids)
+    kv = np.array([kv_of[b] for b in ids], dtype=float)
+    idx = np.asarray(pp.create_buses(net, len(ids), vn_kv=kv, name=ids), dtype=np.int64)
+    pos = {b: i for i, b in enumerate(ids)}
     rating = feeder.line_s_max_kva
     if rating is None:
         rating = feeder.lines["p_max_kw"].to_numpy(float)
-    branches: list[tuple[str, int]] = []
-    for i, (line, a, b, r, x) in enumerate(
-        feeder.lines[["line", "from_bus", "to_bus", "r_ohm", "x_ohm"]].itertuples(index=False)
-    ):
-        if kv[a] == kv[b]:
-            j = pp.create_line_from_parameters(
-                net,
-                idx[a],
-                idx[b],
-                length_km=1.0,
-                r_ohm_per_km=float(r),
-                x_ohm_per_km=float(x),
-                c_nf_per_km=0.0,
-                max_i_ka=rating[i] / (np.sqrt(3) * kv[a] * 1000),
-                name=line,
-            )
-            branches.append(("line", int(j)))
-        else:
-            hv, lv = (a, b) if kv[a] > kv[b] else (b, a)
-            sn = rating[i] / 1000.0
-            zb = kv[lv] ** 2 / sn
-            vk = max(np.hypot(r, x) / zb * 100, 1e-6)
-            j = pp.create_transformer_from_parameters(
-                net,
-                idx[hv],
-                idx[lv],
-                sn_mva=sn,
-                vn_hv_kv=kv[hv],
-                vn_lv_kv=kv[lv],
-                vkr_percent=float(r) / zb * 100,
-                vk_percent=vk,
-                pfe_kw=0.0,
-                i0_percent=0.0,
-                name=line,
-            )
-            branches.append(("trafo", int(j)))
-    pp.create_ext_grid(net, idx[feeder.slack_bus], vm_pu=feeder.v_slack_pu)
-    for b in feeder.bus_ids:
-        pp.create_load(net, idx[b], p_mw=0.0, q_mvar=0.0)
+    rating = np.asarray(rating, dtype=float)
+    lines = feeder.lines
+    a = np.array([pos[b] for b in lines["from_bus"]], dtype=np.int64)
+    b = np.array([pos[x] for x in lines["to_bus"]], dtype=np.int64)
+    r = lines["r_ohm"].to_numpy(float)
+    x = lines["x_ohm"].to_numpy(float)
+    names = lines["line"].to_numpy(object)
+    is_line = kv[a] == kv[b]
+    element = np.zeros(len(lines), dtype=np.int64)  # index in net.line resp. net.trafo
+    if is_line.any():
+        s = is_line
+        element[s] = pp.create_lines_from_parameters(
+            net,
+            idx[a[s]],
+            idx[b[s]],
+            length_km=1.0,
+            r_ohm_per_km=r[s],
+            x_ohm_per_km=x[s],
+            c_nf_per_km=0.0,
+            max_i_ka=rating[s] / (np.sqrt(3) * kv[a[s]] * 1000),
+            name=list(names[s]),
+        )
+    if (~is_line).any():
+        s = ~is_line
+        a_hv = kv[a[s]] > kv[b[s]]
+        hv = np.where(a_hv, a[s], b[s])
+        lv = np.where(a_hv, b[s], a[s])
+        sn = rating[s] / 1000.0
+        zb = kv[lv] ** 2 / sn
+        element[s] = pp.create_transformers_from_parameters(
+            net,
+            idx[hv],
+            idx[lv],
+            sn_mva=sn,
+            vn_hv_kv=kv[hv],
+            vn_lv_kv=kv[lv],
+            vkr_percent=r[s] / zb * 100,
+            vk_percent=np.maximum(np.hypot(r[s], x[s]) / zb * 100, 1e-6),
+            pfe_kw=0.0,
+            i0_percent=0.0,
+            name=list(names[s]),
+        )
+    branches = [
+        ("line" if is_l else "trafo", int(j)) for is_l, j in zip(is_line, element, strict=True)
+    ]
+    pp.create_ext_grid(net, int(idx[pos[feeder.slack_bus]]), vm_pu=feeder.v_slack_pu)
+    pp.create_loads(net, idx, p_mw=0.0, q_mvar=0.0)
     return net, branches

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
+from pyomo.common.gc_manager import PauseGC
 
 from traffic.dta import DtaIndex
 from traffic.paths import NODE_SEP
@@ -38,36 +39,45 @@ class TrafficResults:
     arrival_penalty: float
 
 
+def _var_values(var: pyo.Var) -> np.ndarray:
+    """Values of an indexed variable in index order (unset values as 0)."""
+    return np.fromiter((v.value or 0.0 for v in var.values()), dtype=float, count=len(var))
+
+
 def variable_values(blk: pyo.Block) -> pd.DataFrame:
     """``blk.dta_index.variables`` with the solved ``vehicles`` and ``soc`` (battery eq.)."""
     idx: DtaIndex = blk.dta_index
-    n = len(idx.variables)
-    lo = np.array([blk.veh_min[i].value or 0.0 for i in range(n)])
-    hi = np.array([blk.veh_max[i].value or 0.0 for i in range(n)])
+    lo = _var_values(blk.veh_min)
+    hi = _var_values(blk.veh_max)
     out = idx.variables.copy()
     out["vehicles"] = lo + hi
     out["soc"] = out["soc_floor"].to_numpy() * lo + idx.options.soc_max * hi
     return out
 
 
-def _dense(df: pd.DataFrame, key: str, keys: list[str], steps: int, hold: bool) -> np.ndarray:
-    """Sum ``vehicles`` per (key, t) into an array; ``hold`` keeps each state constant after
-    the last step of its window (the model's meaning of a state beyond its window)."""
-    pos = {k: i for i, k in enumerate(keys)}
-    out = np.zeros((len(keys), steps))
-    if df.empty:
+def _sum_by(row: np.ndarray, t: np.ndarray, w: np.ndarray, n: int, steps: int) -> np.ndarray:
+    """(n x steps) sums of ``w`` per (row, t); rows < 0 are dropped."""
+    keep = row >= 0
+    flat = row[keep] * steps + t[keep]
+    return np.bincount(flat, weights=w[keep], minlength=n * steps).reshape(n, steps)
+
+
+def _held(
+    row: np.ndarray, t: np.ndarray, w: np.ndarray, group: np.ndarray, n: int, steps: int
+) -> np.ndarray:
+    """Like :func:`_sum_by` for states, each of which (one ``group`` value, rows in time
+    order) keeps its last value after the last step of its window (the model's meaning of a
+    state beyond its window)."""
+    out = _sum_by(row, t, w, n, steps)
+    if not len(group):
         return out
-    if hold:
-        inst = df.groupby(["path", "element"], sort=False)
-        for _, g in inst:
-            row = pos[g[key].iloc[0]]
-            t = g["t"].to_numpy()
-            v = g["vehicles"].to_numpy()
-            out[row, t] += v
-            out[row, t[-1] + 1 :] += v[-1]
-    else:
-        np.add.at(out, (df[key].map(pos).to_numpy(), df["t"].to_numpy()), df["vehicles"].to_numpy())
-    return out
+    rev = np.unique(group[::-1], return_index=True)[1]
+    last = len(group) - 1 - rev  # last row of each state
+    after = t[last] + 1
+    inside = after < steps
+    last, after = last[inside], after[inside]
+    jump = np.bincount(row[last] * steps + after, weights=w[last], minlength=n * steps)
+    return out + np.cumsum(jump.reshape(n, steps), axis=1)
 
 
 def _long(arrays: dict[str, np.ndarray], key: str, keys: list[str], steps: int) -> pd.DataFrame:
@@ -78,15 +88,28 @@ def _long(arrays: dict[str, np.ndarray], key: str, keys: list[str], steps: int) 
 
 
 def dta_results(blk: pyo.Block) -> TrafficResults:
-    """Turn a solved DTA block into long tables and scalars."""
+    """Turn a solved DTA block into long tables and scalars.
+
+    Vectorised over the variables of ``blk.dta_index`` (one pass over each Pyomo variable);
+    the scalars are the block's Expressions evaluated on the same values. The cyclic garbage
+    collector is paused meanwhile.
+    """
+    with PauseGC():  # a full collection over a large model costs more than the tables
+        return _dta_results(blk)
+
+
+def _dta_results(blk: pyo.Block) -> TrafficResults:
     idx: DtaIndex = blk.dta_index
     T = idx.steps
     v = variable_values(blk)
-    v["charger"] = v["charger"].astype(float)
+    kind = v["kind"].to_numpy()
+    t = v["t"].to_numpy(dtype=np.int64)
+    veh = v["vehicles"].to_numpy()
+    flow = kind == "flow"
 
     # paths: departures on each path
     nodes = {p.path: NODE_SEP.join(p.nodes) for p in idx.paths.paths}
-    dep = v[(v["kind"] == "flow") & (v["boundary"] == 0)]
+    dep = v[flow & (v["boundary"] == 0)]
     paths = pd.DataFrame(
         {
             "od": dep["od"].to_numpy(),
@@ -97,32 +120,38 @@ def dta_results(blk: pyo.Block) -> TrafficResults:
         }
     ).sort_values(["od", "path", "t"], kind="stable", ignore_index=True)
 
-    # segments: inflow / outflow are the flows at the element's two boundaries
+    # path elements, flattened: element e of path p is entry start[p] + e
     seg_ids = list(idx.segment_free_flow)
-    flows = v[v["kind"] == "flow"].set_index(["path", "boundary", "t"])["vehicles"].sort_index()
-    rows_in, rows_out = [], []
-    for p in idx.paths.paths:
-        for e, (kind, eid) in enumerate(p.elements()):
-            if kind != "segment":
-                continue
-            for k, acc in ((e, rows_in), (e + 1, rows_out)):
-                try:
-                    f = flows.loc[(p.path, k)]
-                except KeyError:
-                    continue
-                acc.append(pd.DataFrame({"segment": eid, "t": f.index, "vehicles": f.to_numpy()}))
-    empty = pd.DataFrame({"segment": [], "t": [], "vehicles": []})
-    fin = pd.concat(rows_in or [empty], ignore_index=True)
-    fout = pd.concat(rows_out or [empty], ignore_index=True)
-    for f in (fin, fout):
-        f["t"] = f["t"].astype(int)
-    inflow = _dense(fin, "segment", seg_ids, T, hold=False)
-    outflow = _dense(fout, "segment", seg_ids, T, hold=False)
-    queued = _dense(v[v["kind"] == "queued"], "segment", seg_ids, T, hold=True)
+    path_ids = [p.path for p in idx.paths.paths]
+    elems = [p.elements() for p in idx.paths.paths]
+    n_elem = np.array([len(e) for e in elems], dtype=np.int64)
+    start = np.concatenate([[0], np.cumsum(n_elem)[:-1]]).astype(np.int64)
+    elem_seg = pd.Index(seg_ids).get_indexer(
+        [eid if k == "segment" else None for es in elems for k, eid in es]
+    )
+    path = pd.Index(path_ids).get_indexer(v["path"])  # -1 for variables of no path
+    n_seg = len(seg_ids)
+    element = v["element"].to_numpy()
+    span = int(n_elem.max(initial=0)) + 1
+
+    def instance(mask: np.ndarray) -> np.ndarray:
+        """One integer per (path, element) of the masked variables."""
+        return path[mask] * span + element[mask].astype(np.int64)
+
+    # segments: inflow / outflow are the flows at the element's two boundaries
+    fp, fk, ft, fv = path[flow], v["boundary"].to_numpy()[flow], t[flow], veh[flow]
+    fk = fk.astype(np.int64)
+    seg_in = np.where(fk < n_elem[fp], elem_seg[np.minimum(start[fp] + fk, len(elem_seg) - 1)], -1)
+    seg_out = np.where(fk >= 1, elem_seg[np.maximum(start[fp] + fk - 1, 0)], -1)
+    inflow = _sum_by(seg_in, ft, fv, n_seg, T)
+    outflow = _sum_by(seg_out, ft, fv, n_seg, T)
+    q = kind == "queued"
+    q_seg = elem_seg[start[path[q]] + element[q].astype(np.int64)]
+    queued = _held(q_seg, t[q], veh[q], instance(q), n_seg, T)
     t0 = np.array([idx.segment_free_flow[s] for s in seg_ids])
     cum = np.concatenate([np.zeros((len(seg_ids), 1)), np.cumsum(inflow, axis=1)], axis=1)
-    start = np.clip(np.arange(T)[None, :] - t0[:, None] + 1, 0, None)
-    travelling = cum[:, 1:] - np.take_along_axis(cum, start, axis=1)
+    begin = np.clip(np.arange(T)[None, :] - t0[:, None] + 1, 0, None)
+    travelling = cum[:, 1:] - np.take_along_axis(cum, begin, axis=1)
     segments = _long(
         {"inflow": inflow, "outflow": outflow, "on_segment": queued + travelling, "queued": queued},
         "segment",
@@ -131,25 +160,31 @@ def dta_results(blk: pyo.Block) -> TrafficResults:
     )
 
     st = idx.stations
-    waiting = _dense(v[v["kind"] == "waiting"], "station", st, T, hold=True)
-    ch = v[v["kind"] == "charging"]
-    charging = np.zeros((len(st), T))
-    p_kw = np.zeros((len(st), T))
-    if len(ch):
-        for (_, _, pl), g in ch.groupby(["path", "element", "charger"], sort=False):
-            g = g.assign(element=0)
-            charging += _dense(g, "station", st, T, hold=True)
-            p_kw += pl * _dense(g, "station", st, T, hold=False)
+    station = pd.Index(st).get_indexer(v["station"])
+    charger = v["charger"].to_numpy(dtype=float, na_value=np.nan)
+    n_st = len(st)
+    w = kind == "waiting"
+    waiting = _held(station[w], t[w], veh[w], instance(w), n_st, T)
+    c = kind == "charging"
+    powers, code = np.unique(charger[c], return_inverse=True)
+    charging = _held(station[c], t[c], veh[c], instance(c) * len(powers) + code, n_st, T)
+    p_kw = _sum_by(station[c], t[c], charger[c] * veh[c], n_st, T)
     stations = _long({"queued": waiting, "charging": charging, "p_kw": p_kw}, "station", st, T)
 
+    # the block's scalar Expressions (traffic.dta.add_linear_dta) on the same values
+    opts = idx.options
+    vehicle_steps = float(v["vehicle_steps"].to_numpy(dtype=float) @ veh)
+    departed = idx.demand_total - float(veh[kind == "unserved"].sum())
+    arrived = float(fv[fk == n_elem[fp]].sum())
+    shortfall = idx.demand_total - arrived
     return TrafficResults(
         paths=paths,
         segments=segments,
         stations=stations,
-        vehicles_departed=float(pyo.value(blk.vehicles_departed)),
-        vehicles_arrived=float(pyo.value(blk.vehicles_arrived)),
-        arrival_shortfall=float(pyo.value(blk.arrival_shortfall)),
-        vehicle_steps=float(pyo.value(blk.vehicle_steps)),
-        travel_cost=float(pyo.value(blk.travel_cost)),
-        arrival_penalty=float(pyo.value(blk.arrival_penalty)),
+        vehicles_departed=departed,
+        vehicles_arrived=arrived,
+        arrival_shortfall=shortfall,
+        vehicle_steps=vehicle_steps,
+        travel_cost=opts.cost_per_vehicle_step * vehicle_steps,
+        arrival_penalty=opts.penalty_per_vehicle * shortfall,
     )
