@@ -158,7 +158,7 @@ def _warn_unserved(s: dict[str, Any]) -> None:
     """Name the demand that is not served (from the documented slack variables)."""
     short = s.get("arrival_shortfall") or 0.0
     total = (s.get("vehicles_arrived") or 0.0) + short
-    if total > 0 and short > 0.5 * total:
+    if "vehicles_arrived" in s and total > 0 and short > 0.5 * total:
         click.echo(
             f"warning: most EVs do not arrive ({short:.4g} of {total:.4g}): this case is broken, "
             "not a result; check the network's units (evtp build --length-unit), the horizon "

@@ -8,6 +8,7 @@ import pytest
 
 from tests.traffic.util import SOL_TOL, need_data, solve
 from traffic.dta import DtaOptions
+from traffic.network import TrafficDataError
 from traffic.paths import k_shortest_paths
 from traffic.tntp import NET_COLUMNS, read_tntp_net, read_tntp_trips, tntp_to_traffic
 
@@ -140,3 +141,45 @@ def test_siouxfalls_solved_run_matches_shortest_paths():
     assert m.vehicle_steps() == pytest.approx(expected, rel=1e-7)
     assert m.travel_cost() == pytest.approx(2.0 * expected, rel=1e-7)
     assert m.arrival_shortfall() == pytest.approx(0.0, abs=SOL_TOL)
+
+
+def test_units_come_from_the_header_the_known_network_or_the_user():
+    from traffic.tntp import TntpWarning, tntp_network, tntp_units
+
+    an = need_data("Anaheim")
+    meta, links = read_tntp_net(an / "Anaheim_net.tntp")
+    assert tntp_units(meta, "Anaheim_net.tntp")[:2] == ("ft", "min")
+    assert tntp_units({}, "SiouxFalls_net.tntp")[:2] == ("mi", "min")
+    assert tntp_units({}, "x_net.tntp", "km", "h")[:2] == ("km", "h")
+    assert "assumed" in tntp_units({}, "x_net.tntp")[2]
+    net = tntp_network(an / "Anaheim_net.tntp", an / "anaheim_nodes.geojson", dt_h=1.0)
+    seg = net.segments
+    # a mile of 5280 ft at 1.0905 min: 1.609 km at 88.5 km/h
+    first = seg.iloc[0]
+    assert first["length_km"] == pytest.approx(1.609344)
+    assert seg["length_km"].max() < 3.0  # feet read as feet: links of at most 2.9 km
+    fft_h = links["free_flow_time"].to_numpy(float) / 60.0
+    assert (seg["length_km"].to_numpy() / fft_h).max() < 200.0
+    assert net.nodes.set_index("node").loc["1", "x"] == pytest.approx(-117.8801417)
+    # the same file read in miles is refused, naming a link
+    with pytest.raises(TrafficDataError, match=r"Anaheim_net.tntp: link \S+ is \d+ km long"):
+        tntp_network(an / "Anaheim_net.tntp", dt_h=1.0, length_unit_km=1.609344)
+    ch = need_data("Chicago-Sketch")
+    with pytest.warns(TntpWarning, match="8 links faster than 200 km/h"):
+        net = tntp_network(ch / "ChicagoSketch_net.tntp", dt_h=1.0)
+    assert len(net.segments) == 2950
+
+
+def test_a_free_flow_time_of_zero_off_a_connector_is_refused(tmp_path):
+    from traffic.tntp import tntp_network
+
+    # 1 and 2 are zones: 1-3 is a connector (0 allowed), 3-4 joins two through nodes
+    text = NET.replace("<NUMBER OF LINKS> 5", "<NUMBER OF LINKS> 7")
+    text += "\t1\t3\t1000\t1\t0\t0.15\t4\t0\t0\t1\t;\n"
+    (tmp_path / "a_net.tntp").write_text(text.replace("<NUMBER OF LINKS> 7", "<NUMBER OF LINKS> 6"))
+    net = tntp_network(tmp_path / "a_net.tntp", dt_h=0.25, length_unit_km=1.0, fft_unit_min=1.0)
+    assert len(net.segments) == 6
+    text += "\t3\t4\t1000\t1\t0\t0.15\t4\t0\t0\t1\t;\n"
+    (tmp_path / "b_net.tntp").write_text(text)
+    with pytest.raises(TrafficDataError, match="link 3-4 has a free-flow time of 0 and is not a"):
+        tntp_network(tmp_path / "b_net.tntp", dt_h=0.25, length_unit_km=1.0, fft_unit_min=1.0)
