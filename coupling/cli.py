@@ -342,7 +342,7 @@ def _tntp_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--line-headroom",
             type=float,
-            default=1.2,
+            default=1.5,
             show_default=True,
             help="Ratings of unrated lines = this x their base-load peak flow.",
         ),

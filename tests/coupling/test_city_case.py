@@ -31,7 +31,7 @@ def test_city_case_builds_charges_and_binds(city, tmp_path):
     r = build(city, case)
     assert r.exit_code == 0, r.output
     assert "lengths in km (file header)" in r.output
-    assert "rated at 1.2 x their base-load peak flow" in r.output
+    assert "rated at 1.5 x their base-load peak flow" in r.output
     doc = tomllib.loads((case / "case.toml").read_text())
     assert doc["parameters"]["path_stops"] == "needed"
     rec = doc["build"]
