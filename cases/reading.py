@@ -126,9 +126,9 @@ def read_bytes(path: str | Path, rel: str) -> bytes:
         return fh.read(MAX_BYTES + 1)
 
 
-def decode(data: bytes, rel: str) -> str:
-    """UTF-8 text (a leading byte-order mark dropped); NUL bytes and other encodings refused
-    with the line where they occur."""
+def decode(data: bytes, rel: str, *, nul_ok: bool = False) -> str:
+    """UTF-8 text (a leading byte-order mark dropped); other encodings and (unless ``nul_ok``)
+    NUL bytes refused with the line where they occur."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -139,7 +139,7 @@ def decode(data: bytes, rel: str) -> str:
         ) from None
     if text.startswith(_BOM):
         text = text[1:]
-    pos = text.find("\x00")
+    pos = -1 if nul_ok else text.find("\x00")
     if pos >= 0:
         line = text.count("\n", 0, pos) + 1
         raise CaseError(f"{rel}: line {line}: contains a NUL byte (remove it)")
@@ -248,6 +248,20 @@ def _infer(s: pd.Series) -> pd.Series:
     return s.where(~empty, np.nan)
 
 
+def _nul_message(text: str, pos: int, rel: str) -> str:
+    """Where a NUL byte sits: line, column (by the header) and the row's first field."""
+    lines = text.split("\n")
+    n = text.count("\n", 0, pos)
+    start = text.rfind("\n", 0, pos) + 1
+    field = text.count(",", start, pos)
+    header = lines[0].strip("\r").split(",")
+    where = f"line {n + 1}"
+    if n > 0 and field < len(header):
+        first = lines[n].split(",")[0].replace("\x00", "")
+        where = f"column {header[field]}: {header[0]} {first!r} (line {n + 1})"
+    return f"{rel}: {where}: contains a NUL byte (remove it; a NUL must not end a number)"
+
+
 def read_table(
     path: str | Path,
     rel: str,
@@ -264,11 +278,15 @@ def read_table(
     ``problems`` given, append every problem found (one per column and kind) and return None.
     """
     try:
-        text = read_text(path, rel)
+        text = decode(read_bytes(path, rel), rel, nul_ok=True)
     except CaseError as exc:
         _fail(problems, str(exc), error)
         return None
     names = list(columns)
+    pos = text.find("\x00")
+    if pos >= 0:
+        _fail(problems, _nul_message(text, pos, rel), error)
+        return None
     if not text.strip():
         _fail(problems, f"{rel}: file is empty (write the header line {','.join(names)})", error)
         return None
