@@ -93,7 +93,7 @@ def _fail_unconverged(s: dict[str, Any], out: Path) -> None:
     if s.get("converged") is False or excess:
         what = excess["text"] if excess else "the prices still changed"
         click.echo(
-            f"evtp: not converged: after {s.get('iterations')} iterations {what} "
+            f"evtp: not converged: after {s.get('iterations')} iteration(s) {what} "
             f"(results written to {out}, summary.json has converged false)",
             err=True,
         )

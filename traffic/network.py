@@ -304,6 +304,14 @@ class TravelDemand:
         i = _first(t["origin"] == t["destination"])
         if i is not None:
             raise _fail("demand", "destination", f"od '{t['od'].iloc[i]}' ends where it starts")
+        per_agg = t.groupby("aggregator", sort=False)["vehicles"].sum()
+        if len(per_agg) and (per_agg <= 0).any():
+            a = per_agg.index[per_agg <= 0][0]
+            raise _fail(
+                "demand",
+                "vehicles",
+                f"aggregator '{a}' has no departing vehicles (give it vehicles or remove its rows)",
+            )
         object.__setattr__(self, "table", t)
 
     @cached_property
