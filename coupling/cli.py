@@ -14,6 +14,7 @@ needs, so ``evtp --help`` and ``evtp cases`` answer at once.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -113,6 +114,41 @@ def _out_folder(out: str | None, case: str, command: str, force: bool = False) -
     return _prepare(path, "run", force, inputs=[case])
 
 
+def _finite(low: float | None = None, high: float | None = None, *, low_open: bool = False):
+    """A click callback: the option, when given, is a finite number in the range."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+        if value is None:
+            return value
+        ok = math.isfinite(value)
+        if ok and low is not None:
+            ok = value > low if low_open else value >= low
+        if ok and high is not None:
+            ok = value <= high
+        if not ok:
+            lo = "" if low is None else f"{'>' if low_open else '>='} {low:g}"
+            hi = "" if high is None else f"<= {high:g}"
+            rng = " and ".join(x for x in (lo, hi) if x)
+            raise click.BadParameter(f"{value!r}: give a finite number{' ' + rng if rng else ''}")
+        return value
+
+    return check
+
+
+def _fail_unconverged(s: dict[str, Any], out: Path) -> None:
+    """Exit 3 when the tariff loop ended unconverged or with a limit exceeded; the run folder
+    (summary ``converged`` false, ``limit_excess``) is written first so the user can look."""
+    excess = s.get("limit_excess")
+    if s.get("converged") is False or excess:
+        what = excess["text"] if excess else "the prices still changed"
+        click.echo(
+            f"evtp: not converged: after {s.get('iterations')} iteration(s) {what} "
+            f"(results written to {out}, summary.json has converged false)",
+            err=True,
+        )
+        sys.exit(3)
+
+
 def _finish(run: Run, out: Path) -> None:
     from coupling.figures import figures_for
     from coupling.runfolder import write_run
@@ -189,7 +225,10 @@ def robust_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         help="node: per-node Gamma in [0, 1] (seed 003); budget: Bertsimas-Sim Gamma in [0, n].",
     )(fn)
     return click.option(
-        "--gamma", type=float, help="Robust budget (default: the case's [robust] gamma)."
+        "--gamma",
+        type=float,
+        callback=_finite(0.0),
+        help="Robust budget (default: the case's [robust] gamma).",
     )(fn)
 
 
@@ -471,12 +510,18 @@ def _echo_build(c: Any) -> None:
 @click.argument("case")
 @_guard
 def check(case: str) -> None:
-    """Validate CASE; exit 0 and print its size when it is consistent.
+    """Validate CASE; exit 0 and print its size when it is consistent, else print every
+    problem found (one line each) and exit 2."""
+    if case not in BUILTIN and Path(case).is_dir():
+        from cases.folder import case_problems
 
-    \b
-    Example:
-      evtp check my-ieee33
-    """
+        problems = case_problems(case)
+        for p in problems:
+            click.echo(f"evtp: error: {p}", err=True)
+        if len(problems) > 1:
+            click.echo(f"evtp: {len(problems)} problems in {case}", err=True)
+        if problems:
+            sys.exit(2)
     c = load_case(case)
     f = c.feeder
     msg = f"{c.name}: ok — {len(f.bus_ids)} buses, {len(f.line_ids)} lines"
@@ -529,7 +574,12 @@ def powerflow(case: str, out: str | None, force: bool) -> None:
     help="Line limit |P| <= p_max_kw, or a polygon of P^2+Q^2 <= S^2.",
 )
 @robust_options
-@click.option("--samples", type=int, default=0, help="Out-of-sample realisations to evaluate.")
+@click.option(
+    "--samples",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Out-of-sample realisations to evaluate.",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
 @force_option
 @_guard
@@ -598,9 +648,21 @@ def traffic(case: str, out: str | None, force: bool) -> None:
     show_default=True,
     help="dlmp: start from the DSO's DLMPs (seed 003); subgradient: from zero (seed 000).",
 )
-@click.option("--samples", type=int, default=200, show_default=True, help="Out-of-sample draws.")
+@click.option(
+    "--samples",
+    type=click.IntRange(min=0),
+    default=200,
+    show_default=True,
+    help="Out-of-sample draws.",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
-@click.option("--max-iter", type=int, default=30, show_default=True, help="Loop iterations.")
+@click.option(
+    "--max-iter",
+    type=click.IntRange(min=1),
+    default=30,
+    show_default=True,
+    help="Loop iterations.",
+)
 @click.option(
     "--step-rule",
     type=click.Choice(["constant", "diminishing"]),
@@ -611,6 +673,7 @@ def traffic(case: str, out: str | None, force: bool) -> None:
 @click.option(
     "--step-kw",
     type=float,
+    callback=_finite(0.0, low_open=True),
     help="Subgradient step for flow limits (currency/kWh per kW of excess); default: the "
     "case's [parameters] step_kw, else 0.001.",
 )
@@ -658,6 +721,7 @@ def tariff(
     click.echo(f"tariff of {c.name}: gamma {g}, {mech}, {c.time.steps} steps")
     run = run_tariff(c, opts, command=_command_line(), progress=click.echo)
     _finish(run, target)
+    _fail_unconverged(run.summary, target)
 
 
 @main.command()
@@ -669,7 +733,14 @@ def tariff(
     type=click.Choice(["uncoordinated", "price", "grid", "smart", "v2g", "smart-q", "v2g-q"]),
     help="Charging strategy of the stationary fleet (see above).",
 )
-@click.option("--ev-share", type=float, default=1.0, show_default=True, help="Share of the fleet.")
+@click.option(
+    "--ev-share",
+    type=float,
+    default=1.0,
+    show_default=True,
+    callback=_finite(0.0, 1.0),
+    help="Share of the fleet.",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fleet subset.")
 @click.option("--out", type=click.Path(), help="Run folder (default runs/CASE-strategy).")
 @force_option
@@ -715,7 +786,11 @@ def strategy(
 )
 @click.option("--scheduler", help="Address of a running Dask scheduler (instead of local).")
 @click.option(
-    "--samples", type=int, default=200, show_default=True, help="Out-of-sample draws per point."
+    "--samples",
+    type=click.IntRange(min=0),
+    default=200,
+    show_default=True,
+    help="Out-of-sample draws per point.",
 )
 @force_option
 @_guard

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyomo.environ as pyo
 
@@ -18,36 +20,175 @@ def unserved_by_od(blk: pyo.Block) -> dict[str, float]:
     return {str(k): float(x) for k, x in u.items() if x > 1e-6}
 
 
-def base_load_violation(feeder: Feeder) -> str | None:
-    """One sentence naming the first limit that the base load alone (no EVs, no generators)
-    violates in the linear model, or None when the base load fits."""
-    sens = sensitivities(feeder)
-    p = feeder.load_p_kw - feeder.renewable_p_kw()
+def _limit_violation(
+    feeder: Feeder, sens: Any, p: np.ndarray, margins: Any = None
+) -> tuple[str, int, int, str] | None:
+    """First limit that the net load ``p`` (buses x steps, kW) breaks in the linear model,
+    against the limits tightened by ``margins``: (kind ``line``/``low``/``high``, element
+    position, step, sentence) or None."""
     flow = np.asarray(sens.downstream @ p)
-    excess = np.abs(flow) - feeder.line_p_max_kw
+    fmax = feeder.line_p_max_kw
+    up = fmax - (0.0 if margins is None else margins.flow_up_kw)
+    down = fmax - (0.0 if margins is None else margins.flow_down_kw)
+    excess = np.maximum(flow - up, -flow - down)
     if (excess > 1e-6).any():
-        i, t = np.unravel_index(np.argmax(excess), excess.shape)
+        i, t = (int(x) for x in np.unravel_index(np.argmax(excess), excess.shape))
+        lim = up[i, t] if flow[i, t] >= 0 else down[i, t]
         return (
-            f"the base load alone loads line {feeder.line_ids[i]!r} to {abs(flow[i, t]):.1f} kW at "
-            f"t={t}, above its limit {feeder.line_p_max_kw[i, t]:.1f} kW"
+            "line",
+            i,
+            t,
+            f"line {feeder.line_ids[i]!r} carries {abs(flow[i, t]):.1f} kW at t={t}, above "
+            f"its limit {lim:.1f} kW",
         )
     w = sens.squared_voltages(p, feeder.load_q_kvar, feeder.v_slack_pu)
     v = np.sqrt(np.maximum(w, 0))
-    vmin = feeder.buses["v_min_pu"].to_numpy(float)[:, None]
-    vmax = feeder.buses["v_max_pu"].to_numpy(float)[:, None]
+    vmin = feeder.buses["v_min_pu"].to_numpy(float)[:, None] ** 2
+    vmax = feeder.buses["v_max_pu"].to_numpy(float)[:, None] ** 2
+    if margins is not None:
+        vmin, vmax = vmin + margins.w_low, vmax - margins.w_high
+    vmin = np.sqrt(np.maximum(np.broadcast_to(vmin, w.shape), 0))
+    vmax = np.sqrt(np.maximum(np.broadcast_to(vmax, w.shape), 0))
     low = vmin - v
     low[feeder.tree.slack] = -np.inf
     if (low > 1e-6).any():
-        b, t = np.unravel_index(np.argmax(low), low.shape)
+        b, t = (int(x) for x in np.unravel_index(np.argmax(low), low.shape))
         return (
-            f"the base load alone brings bus {feeder.bus_ids[b]!r} to {v[b, t]:.4f} pu at t={t}, "
-            f"below its limit {vmin[b, 0]:.4f} pu"
+            "low",
+            b,
+            t,
+            f"bus {feeder.bus_ids[b]!r} is at {v[b, t]:.4f} pu at t={t}, below its limit "
+            f"{vmin[b, t]:.4f} pu",
         )
     high = v - vmax
     high[feeder.tree.slack] = -np.inf
     if (high > 1e-6).any():
-        b, t = np.unravel_index(np.argmax(high), high.shape)
+        b, t = (int(x) for x in np.unravel_index(np.argmax(high), high.shape))
         return (
-            f"bus {feeder.bus_ids[b]!r} is at {v[b, t]:.4f} pu at t={t}, above {vmax[b, 0]:.4f} pu"
+            "high",
+            b,
+            t,
+            f"bus {feeder.bus_ids[b]!r} is at {v[b, t]:.4f} pu at t={t}, above its limit "
+            f"{vmax[b, t]:.4f} pu",
         )
+    return None
+
+
+def _gen_min_kw(feeder: Feeder) -> np.ndarray:
+    """Generators' minimum output per bus and step (kW), buses x steps."""
+    out = np.zeros((len(feeder.bus_ids), feeder.steps))
+    g = feeder.generators
+    if len(g):
+        rows = g["bus"].map(feeder.bus_pos).to_numpy()
+        np.add.at(out, rows, g["p_min_kw"].to_numpy(float)[:, None])
+    return out
+
+
+def base_load_violation(feeder: Feeder, margins: Any = None, uncertainty: Any = None) -> str | None:
+    """One sentence naming the first limit that cannot be met whatever the EVs do, or None.
+
+    Checked in turn, each naming its cause: the base load alone (no EVs, no generators)
+    against the limits; the generators' minimum outputs (``p_min_kw``) added to it; the
+    limits tightened by the robust ``margins`` (:class:`robust.sets.RobustMargins`) of the
+    uncertainty bounds, naming the bound (bus, kind) that takes most of the limit.
+    """
+    sens = sensitivities(feeder)
+    p = feeder.load_p_kw - feeder.renewable_p_kw()
+    hit = _limit_violation(feeder, sens, p)
+    if hit is not None:
+        return f"the base load alone: {hit[3]}"
+    gmin = _gen_min_kw(feeder)
+    if gmin.any():
+        hit = _limit_violation(feeder, sens, p - gmin)
+        if hit is not None:
+            kind, pos, t, text = hit
+            g = feeder.generators
+            gb = g["bus"].map(feeder.bus_pos).to_numpy()
+            pmin = g["p_min_kw"].to_numpy(float)
+            if kind == "line":  # the generators downstream of the line push the flow
+                near = np.asarray(sens.downstream[[pos], :].todense()).ravel()[gb] != 0
+            else:
+                near = np.ones(len(g), bool)
+            cand = np.flatnonzero(near & (pmin > 0))
+            j = int(cand[np.argmax(pmin[cand])]) if len(cand) else int(np.argmax(pmin))
+            return (
+                f"generator {str(g['gen'].iloc[j])!r} at bus {str(g['bus'].iloc[j])!r} must "
+                f"produce at least {pmin[j]:g} kW (grid/generators.csv p_min_kw): {text}"
+            )
+    if margins is not None:
+        hit = _limit_violation(feeder, sens, p, margins)
+        if hit is not None:
+            return f"the uncertainty bounds tighten the limits too far: {hit[3]}" + _largest_bound(
+                feeder, sens, uncertainty, hit
+            )
+    return None
+
+
+def _largest_bound(feeder: Feeder, sens: Any, uncertainty: Any, hit: tuple) -> str:
+    """``" (largest bound: bus 'b' load, xi 12.3 kW at t=5)"`` for the element of ``hit``."""
+    if uncertainty is None:
+        return ""
+    from coupling.robust_grid import uncertain_sources
+
+    src = uncertain_sources(feeder, uncertainty)
+    if not len(src.bus):
+        return ""
+    kind, pos, t, _ = hit
+    if kind == "line":
+        coef = np.asarray(sens.downstream[[pos], :].todense()).ravel()[src.bus]
+    else:
+        coef = np.asarray(sens.r_shared)[pos, src.bus]
+    weight = np.abs(coef) * src.xi_kw[:, t]
+    k = int(np.argmax(weight))
+    if weight[k] <= 0:
+        return ""
+    return (
+        f" (largest bound: bus {feeder.bus_ids[src.bus[k]]!r} {src.kind[k]}, "
+        f"xi {src.xi_kw[k, t]:.1f} kW at t={t}; see grid/uncertainty.csv xi_frac)"
+    )
+
+
+def worst_excess(feeder: Feeder, ev: Any, tol_kw: float, tol_w: float) -> dict[str, Any] | None:
+    """The largest limit excess of an evaluated schedule (a :class:`coupling.loop.
+    GridEvaluation` against the limits the loop enforced, robust margins included), or None
+    when every flow is within ``tol_kw`` (kW) and every squared voltage within ``tol_w``.
+
+    Returns ``element`` (``line 'x'`` / ``bus 'y'``), ``t``, ``amount`` and ``unit`` (kW above
+    the flow limit, or pu outside the voltage limit) and ``text``, one sentence naming them.
+    """
+    flow = max(ev.ex_up.max(initial=-np.inf), ev.ex_down.max(initial=-np.inf))
+    if flow > tol_kw:
+        up = ev.ex_up.max(initial=-np.inf) >= ev.ex_down.max(initial=-np.inf)
+        ex = ev.ex_up if up else ev.ex_down
+        i, t = (int(x) for x in np.unravel_index(np.argmax(ex), ex.shape))
+        amount = float(ex[i, t])
+        direction = "" if up else " in reverse"
+        return {
+            "element": f"line {feeder.line_ids[i]!r}",
+            "t": t,
+            "amount": amount,
+            "unit": "kW",
+            "text": (
+                f"line {feeder.line_ids[i]!r} at t={t} carries {abs(float(ev.flow_kw[i, t])):.1f} "
+                f"kW{direction}, {amount:.2f} kW above its limit"
+            ),
+        }
+    low = np.where(np.isfinite(ev.ex_low), ev.ex_low, -np.inf)
+    high = np.where(np.isfinite(ev.ex_high), ev.ex_high, -np.inf)
+    if max(low.max(initial=-np.inf), high.max(initial=-np.inf)) > tol_w:
+        is_low = low.max(initial=-np.inf) >= high.max(initial=-np.inf)
+        ex = low if is_low else high
+        b, t = (int(x) for x in np.unravel_index(np.argmax(ex), ex.shape))
+        v = float(np.sqrt(max(ev.w[b, t], 0.0)))
+        w_lim = ev.w[b, t] + ex[b, t] if is_low else ev.w[b, t] - ex[b, t]
+        amount = abs(float(np.sqrt(max(w_lim, 0.0))) - v)
+        side = "below" if is_low else "above"
+        return {
+            "element": f"bus {feeder.bus_ids[b]!r}",
+            "t": t,
+            "amount": amount,
+            "unit": "pu",
+            "text": f"bus {feeder.bus_ids[b]!r} at t={t} is at {v:.4f} pu, {amount:.4f} pu "
+            f"{side} its limit",
+        }
     return None

@@ -31,6 +31,7 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from cases.case import Case, CaseError
+from coupling.diagnose import worst_excess
 from coupling.grid_jobs import grid_summary, grid_tables
 from coupling.lifting import lifted
 from coupling.loop import (
@@ -188,6 +189,7 @@ def run_fleet_market(
         "energy_cost": energy_cost,
         "iterations": len(loop.history),
         "converged": loop.converged,
+        "limit_excess": worst_excess(f, ev, loop_opts.tol_kw, loop_opts.tol_w),
         "n_ev": case.fleet.n,
         "unserved_kwh": float(sum(pyo.value(m.fleet.unserved_total_kwh) for m in models.values())),
         "build_s": t1 - t0,

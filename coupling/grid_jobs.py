@@ -21,6 +21,7 @@ from power.results import GridState, grid_state, line_loading, long_table
 from power.sensitivity import Sensitivities, sensitivities
 from power.solve import SolveError, solve
 from robust.sets import OutOfSample, SetKind, evaluate_out_of_sample, sample_deviations
+from robust.uncertainty import Uncertainty
 
 
 def linear_powerflow(feeder: Feeder) -> GridState:
@@ -134,7 +135,7 @@ def run_opf(
     margins = grid_margins(f, sens, case.uncertainty, gamma, uncertainty_set)
     m = build_opf(case, opts, margins)
     t1 = time.perf_counter()
-    res = solve_grid_model(m, f)
+    res = solve_grid_model(m, f, margins, case.uncertainty)
     state = grid_state(m.grid, f)
     tariffs = dlmp_table(m.grid, f, sens, res.duals, res.reduced_costs)
     t2 = time.perf_counter()
@@ -224,14 +225,21 @@ def out_of_sample(
     return out
 
 
-def solve_grid_model(m: pyo.ConcreteModel, feeder: Feeder, **kw: Any):
-    """:func:`power.solve.solve`, with a diagnosis of the grid when it is infeasible."""
+def solve_grid_model(
+    m: pyo.ConcreteModel,
+    feeder: Feeder,
+    margins: Margins | None = None,
+    uncertainty: Uncertainty | None = None,
+    **kw: Any,
+):
+    """:func:`power.solve.solve`, with a diagnosis of the grid when it is infeasible (the
+    base load, the generators' minimum outputs, the robust ``margins`` of ``uncertainty``)."""
     from coupling.diagnose import base_load_violation
 
     try:
         return solve(m, **kw)
     except SolveError as exc:
-        why = base_load_violation(feeder)
+        why = base_load_violation(feeder, margins, uncertainty)
         if why is None:
             raise
         raise SolveError(f"{exc}: {why}") from None

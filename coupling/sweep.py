@@ -62,25 +62,59 @@ SWEEP_COLUMNS = (
 POINT_TIMINGS = ("build_s", "solve_s")  # per point, in sweep.json
 
 
-def parse_param(spec: str) -> tuple[str, list[float]]:
-    """``NAME=start:stop:step`` (stop included) or ``NAME=v1,v2,...`` -> (name, values)."""
+MAX_POINTS = 10_000  # a sweep of more points is a typing error (each point is a tariff run)
+
+
+def parse_param(spec: str, max_points: int = MAX_POINTS) -> tuple[str, list[float]]:
+    """``NAME=start:stop:step`` (stop included) or ``NAME=v1,v2,...`` -> (name, values).
+
+    The points are counted before any is built or validated: more than ``max_points``, or a
+    bound that is not a finite number, is refused at once.
+    """
     if "=" not in spec:
         raise CaseError(f"--param {spec!r}: expected NAME=start:stop:step or NAME=v1,v2,...")
     name, rng = spec.split("=", 1)
+    name = name.strip()
+    if not name:
+        raise CaseError(f"--param {spec!r}: the parameter name is empty (NAME=start:stop:step)")
     try:
-        if ":" in rng:
-            start, stop, step = (float(x) for x in rng.split(":"))
-            if step <= 0 or stop < start:
-                raise ValueError
-            n = int(np.floor((stop - start) / step + 1e-9)) + 1
-            values = [round(start + i * step, 12) for i in range(n)]
-        else:
-            values = [float(x) for x in rng.split(",")]
+        nums = [float(x) for x in rng.split(":" if ":" in rng else ",")]
     except ValueError:
         raise CaseError(
-            f"--param {spec!r}: the range must be start:stop:step with step > 0"
+            f"--param {spec!r}: give numbers, as start:stop:step with step > 0 or v1,v2,..."
         ) from None
-    return name.strip(), values
+    bad = next((x for x in nums if not np.isfinite(x)), None)
+    if bad is not None:
+        raise CaseError(f"--param {spec!r}: {bad} is not a finite number (give finite bounds)")
+    if ":" in rng:
+        if len(nums) != 3:
+            raise CaseError(f"--param {spec!r}: the range must be start:stop:step")
+        start, stop, step = nums
+        if step <= 0 or stop < start:
+            raise CaseError(
+                f"--param {spec!r}: the range must be start:stop:step with step > 0 and "
+                "stop >= start"
+            )
+        count = np.floor((stop - start) / step + 1e-9) + 1
+        if not np.isfinite(count) or count > max_points:
+            raise CaseError(
+                f"--param {spec!r}: {count:.3g} points, more than the {max_points} a sweep "
+                "may have (use a larger step)"
+            )
+        values = [round(start + i * step, 12) for i in range(int(count))]
+    else:
+        if len(nums) > max_points:
+            raise CaseError(
+                f"--param {spec!r}: {len(nums)} points, more than the {max_points} a sweep may have"
+            )
+        values = nums
+    labels = [point_label(name, v) for v in values]
+    dup = next((lab for i, lab in enumerate(labels) if lab in labels[:i]), None)
+    if dup is not None:
+        raise CaseError(
+            f"--param {spec!r}: two points share the folder name {dup!r} (give distinct values)"
+        )
+    return name, values
 
 
 def with_param(case: Case, name: str, value: float) -> Case:
@@ -101,7 +135,9 @@ def with_param(case: Case, name: str, value: float) -> Case:
 
 
 def point_label(name: str, value: float) -> str:
-    return f"{name}={value:g}"
+    """Folder name of a sweep point: ``name=value`` with value in shortest exact form."""
+    short = f"{value:g}"
+    return f"{name}={short if float(short) == value else repr(float(value))}"
 
 
 def _point(case_spec: str, name: str, value: float, samples: int):

@@ -12,7 +12,7 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from cases.case import Case
-from coupling.diagnose import unserved_by_od
+from coupling.diagnose import unserved_by_od, worst_excess
 from coupling.dso import (
     MarketParams,
     aggregators,
@@ -138,7 +138,7 @@ def solve_tariff(
     dso = build_dso(case, paths, margins, mp)
     evas = {a: build_eva(case, paths, a, mp) for a in aggs}
     t1 = time.perf_counter()
-    res = solve_grid_model(dso, f)
+    res = solve_grid_model(dso, f, margins, case.uncertainty)
     t2 = time.perf_counter()
     say(f"DSO problem solved: objective {res.objective:.2f} ({t2 - t1:.2f} s)")
     d = dlmp_arrays(dso.grid, f, sens, res.duals, res.reduced_costs)
@@ -289,6 +289,7 @@ def finish_tariff(
             "decentralised_objective": sum(sol.decentral),
             "iterations": len(sol.history),
             "converged": sol.converged,
+            "limit_excess": worst_excess(f, ev, opts.loop.tol_kw, opts.loop.tol_w),
             "status": sol.status,
             "aggregators": len(aggregators(case)),
             "build_s": tm["build_s"],

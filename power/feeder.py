@@ -31,6 +31,7 @@ TABLES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     t: (FILES[t][0], *required(t)) for t in GRID_TABLES
 }
 OPTIONAL_TABLES = tuple(t for t in GRID_TABLES if FILES[t][1])
+V_SLACK_RANGE = (0.5, 1.5)  # pu: a substation voltage outside it is a unit or typing error
 
 
 class FeederDataError(ValueError):
@@ -211,30 +212,48 @@ class FeederTree:
 
 
 # ---------------------------------------------------------------------- validation
+def _plain(v: object) -> str:
+    """A value as a user reads it (``0.5``, ``'E4'``), never a numpy repr."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float):
+        return f"{v:g}"
+    return repr(v)
+
+
 def _check_columns(name: str, df: pd.DataFrame) -> None:
     _, ids, nums = TABLES[name]
     for col in ids + nums:
         if col not in df.columns:
             raise _fail(name, col, "missing column")
+    for col in ids:
+        empty = df[col].isna() | (df[col].astype(str).str.strip() == "")
+        if empty.any():
+            i = int(np.flatnonzero(empty.to_numpy())[0])
+            raise _fail(name, col, f"row {i + 2} has an empty id (write one; None or NA is valid)")
     for col in nums:
         vals = pd.to_numeric(df[col], errors="coerce")
         bad = vals.isna()
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
             raise _fail(
-                name, col, f"{_label(name, df, i)} has non-numeric value {df[col].iloc[i]!r}"
+                name, col, f"{_label(name, df, i)} has non-numeric value {_plain(df[col].iloc[i])}"
             )
-    for col in ids:
-        empty = df[col].astype(str).str.strip().isin(["", "nan", "None"])
-        if empty.any():
-            i = int(np.flatnonzero(empty.to_numpy())[0])
-            raise _fail(name, col, f"row {i + 2} has an empty id")
+        bad = ~np.isfinite(vals.to_numpy(float))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise _fail(
+                name,
+                col,
+                f"{_label(name, df, i)} value {_plain(df[col].iloc[i])} is not a finite number "
+                "(write a finite number)",
+            )
 
 
 def _label(name: str, df: pd.DataFrame, i: int) -> str:
     _, ids, _ = TABLES[name]
     if ids and ids[0] in df.columns:
-        return f"{ids[0]} {df[ids[0]].iloc[i]!r}"
+        return f"{ids[0]} {_plain(df[ids[0]].iloc[i])}"
     return f"row {i + 2}"
 
 
@@ -247,7 +266,7 @@ def _check_unique(name: str, df: pd.DataFrame, cols: list[str]) -> None:
     dup = df.duplicated(cols)
     i = _first(name, df, dup)
     if i is not None:
-        key = ", ".join(f"{c}={df[c].iloc[i]!r}" for c in cols)
+        key = ", ".join(f"{c}={_plain(df[c].iloc[i])}" for c in cols)
         raise _fail(name, cols[0], f"duplicate entry {key}")
 
 
@@ -255,14 +274,14 @@ def _check_ref(name: str, df: pd.DataFrame, col: str, known: set[str], what: str
     i = _first(name, df, ~df[col].isin(known))
     if i is not None:
         raise _fail(
-            name, col, f"{_label(name, df, i)} refers to unknown {what} {df[col].iloc[i]!r}"
+            name, col, f"{_label(name, df, i)} refers to unknown {what} {_plain(df[col].iloc[i])}"
         )
 
 
 def _check_range(name: str, df: pd.DataFrame, col: str, ok: np.ndarray, rule: str) -> None:
     i = _first(name, df, ~ok)
     if i is not None:
-        raise _fail(name, col, f"{_label(name, df, i)} value {df[col].iloc[i]!r} {rule}")
+        raise _fail(name, col, f"{_label(name, df, i)} value {_plain(df[col].iloc[i])} {rule}")
 
 
 def _check_t(name: str, df: pd.DataFrame, steps: int) -> None:
@@ -275,10 +294,18 @@ def validate_feeder(f: Feeder) -> None:
     """Check ids, references, ranges, time indices and radiality; raise FeederDataError."""
     if not isinstance(f.steps, int | np.integer) or f.steps < 1:
         raise FeederDataError(
-            f"case.toml: [time] steps must be a positive integer, got {f.steps!r}"
+            f"case.toml: [time] steps must be a positive integer, got {_plain(f.steps)}"
         )
-    if not f.dt_h > 0:
-        raise FeederDataError(f"case.toml: [time] dt_h must be positive, got {f.dt_h!r}")
+    if not (np.isfinite(f.dt_h) and f.dt_h > 0):
+        raise FeederDataError(
+            f"case.toml: [time] dt_h must be a finite number of hours > 0, got {_plain(f.dt_h)}"
+        )
+    if not (np.isfinite(f.v_slack_pu) and V_SLACK_RANGE[0] <= f.v_slack_pu <= V_SLACK_RANGE[1]):
+        lo, hi = V_SLACK_RANGE
+        raise FeederDataError(
+            f"case.toml: [grid] v_slack_pu must lie in [{lo:g}, {hi:g}] pu (the substation "
+            f"voltage in per unit of its base_kv), got {_plain(f.v_slack_pu)}"
+        )
     for name in TABLES:
         _check_columns(name, getattr(f, name))
     b, ln = f.buses, f.lines
@@ -298,10 +325,20 @@ def validate_feeder(f: Feeder) -> None:
     _check_range("lines", ln, "to_bus", (ln.from_bus != ln.to_bus).to_numpy(), "equals from_bus")
     for col in ("r_ohm", "x_ohm"):
         _check_range("lines", ln, col, ln[col].to_numpy(float) >= 0, "must be non-negative")
+    z = np.hypot(ln["r_ohm"].to_numpy(float), ln["x_ohm"].to_numpy(float))
+    _check_range(
+        "lines",
+        ln,
+        "x_ohm",
+        z > 0,
+        "with r_ohm 0 is a zero-impedance line (give it its impedance, or merge its two buses)",
+    )
     _check_range("lines", ln, "p_max_kw", ln["p_max_kw"].to_numpy(float) > 0, "must be positive")
     if "s_max_kva" in ln:
         s = ln["s_max_kva"].to_numpy(float)
-        _check_range("lines", ln, "s_max_kva", np.isnan(s) | (s > 0), "must be positive")
+        _check_range(
+            "lines", ln, "s_max_kva", np.isnan(s) | ((s > 0) & (s < np.inf)), "must be positive"
+        )
     _check_radial(f)
 
     ld = f.loads

@@ -62,6 +62,7 @@ class Fleet:
         for col in NUM_COLUMNS:
             vals = pd.to_numeric(df[col], errors="coerce")
             _first_bad(df, col, vals.isna(), "is not a number")
+            _first_bad(df, col, ~np.isfinite(vals.to_numpy(float)), "is not a finite number")
         a, d = df.arrival_t.to_numpy(float), df.departure_t.to_numpy(float)
         checks = [
             ("ev", df.ev.duplicated().to_numpy(), "is listed twice"),
@@ -89,8 +90,11 @@ def _first_bad(df: pd.DataFrame, col: str, bad, rule: str) -> None:
     idx = np.flatnonzero(np.asarray(bad))
     if len(idx):
         i = int(idx[0])
+        v = df[col].iloc[i]
+        v = v.item() if isinstance(v, np.generic) else v
         raise FleetDataError(
-            f"{FILE}: column {col}: ev {df.ev.iloc[i]!r} value {df[col].iloc[i]!r} {rule}"
+            f"{FILE}: column {col}: ev {str(df.ev.iloc[i])!r} value "
+            f"{f'{v:g}' if isinstance(v, float) else repr(v)} {rule}"
         )
 
 

@@ -51,15 +51,20 @@ class Uncertainty:
             ("kind", ~t["kind"].isin(UNCERTAIN_KINDS), "is not load, pv or wind"),
         ]
         xi = pd.to_numeric(t["xi_frac"], errors="coerce")
-        checks.append(("xi_frac", ~(xi >= 0), "must be a non-negative number"))
+        checks.append(
+            ("xi_frac", ~((xi >= 0) & (xi < np.inf)), "must be a non-negative finite number")
+        )
         checks.append(("bus", t.duplicated(["bus", "kind"]), "is listed twice for the same kind"))
         for col, bad, rule in checks:
             idx = np.flatnonzero(np.asarray(bad))
             if len(idx):
                 i = int(idx[0])
+                v = t[col].iloc[i]
+                v = v.item() if isinstance(v, np.generic) else v
+                shown = f"{v:g}" if isinstance(v, float) else repr(v)
                 raise UncertaintyDataError(
-                    f"{FILE}: column {col}: bus {t['bus'].iloc[i]!r} ({t['kind'].iloc[i]}) "
-                    f"value {t[col].iloc[i]!r} {rule}"
+                    f"{FILE}: column {col}: bus {str(t['bus'].iloc[i])!r} ({t['kind'].iloc[i]}) "
+                    f"value {shown} {rule}"
                 )
 
     def xi_frac(self, bus_ids: list[str], kind: str) -> np.ndarray:

@@ -75,6 +75,15 @@ def _check_columns(table: str, df: pd.DataFrame) -> pd.DataFrame:
         if col not in ("x", "y") and out[col].isna().any():
             i = int(np.flatnonzero(out[col].isna().to_numpy())[0])
             raise _fail(table, col, f"{key} '{out[key].iloc[i]}' has no value")
+        inf = np.isinf(out[col].to_numpy(dtype=float))
+        if inf.any():
+            i = int(np.flatnonzero(inf)[0])
+            raise _fail(
+                table,
+                col,
+                f"{key} '{out[key].iloc[i]}' is not a finite number ({out[col].iloc[i]}; "
+                "write a finite number)",
+            )
     return out.reset_index(drop=True)
 
 
@@ -123,7 +132,10 @@ def parse_charger_kw(text: str) -> tuple[float, ...]:
     parts = [p.strip() for p in str(text).split(";") if p.strip()]
     if not parts:
         raise ValueError("no charger power given")
-    return tuple(float(p) for p in parts)
+    powers = tuple(float(p) for p in parts)
+    if not all(np.isfinite(p) and abs(p) < 1e9 for p in powers):
+        raise ValueError("charger powers must be finite numbers of kW")
+    return powers
 
 
 @dataclass(frozen=True)
@@ -227,7 +239,10 @@ class Stations:
                 parse_charger_kw(text)
             except ValueError:
                 raise _fail(
-                    "stations", "charger_kw", f"station '{s}' has no valid powers ({text!r})"
+                    "stations",
+                    "charger_kw",
+                    f"station '{s}' has no valid powers ({text!r}; write finite kW values "
+                    "separated by ';', e.g. 50;22)",
                 ) from None
         object.__setattr__(self, "table", t)
 
@@ -303,6 +318,14 @@ class TravelDemand:
         i = _first(t["origin"] == t["destination"])
         if i is not None:
             raise _fail("demand", "destination", f"od '{t['od'].iloc[i]}' ends where it starts")
+        per_agg = t.groupby("aggregator", sort=False)["vehicles"].sum()
+        if len(per_agg) and (per_agg <= 0).any():
+            a = per_agg.index[per_agg <= 0][0]
+            raise _fail(
+                "demand",
+                "vehicles",
+                f"aggregator '{a}' has no departing vehicles (give it vehicles or remove its rows)",
+            )
         object.__setattr__(self, "table", t)
 
     @cached_property

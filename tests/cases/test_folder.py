@@ -132,7 +132,7 @@ BAD = [
         "grid/loads.csv",
         _set("p_kw", "", 0),
         FeederDataError,
-        ["grid/loads.csv", "p_kw", "non-numeric"],
+        ["grid/loads.csv", "p_kw", "'1'", "empty"],
     ),
     ("grid/prices.csv", lambda df: df.drop(index=7), FeederDataError, ["grid/prices.csv", "t=7"]),
     (
