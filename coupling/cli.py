@@ -511,7 +511,13 @@ def _echo_build(c: Any) -> None:
 @_guard
 def check(case: str) -> None:
     """Validate CASE; exit 0 and print its size when it is consistent, else print every
-    problem found (one line each) and exit 2."""
+    problem found (one line each) and exit 2. For a coupled case, also state how much it
+    charges against its feeder and which grid limits can bind.
+
+    \b
+    Example:
+      evtp check my-ieee33
+    """
     if case not in BUILTIN and Path(case).is_dir():
         from cases.folder import case_problems
 

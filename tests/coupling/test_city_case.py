@@ -65,3 +65,29 @@ def test_bad_units_and_options_are_one_line(city, tmp_path):
     r = build(city, tmp_path / "c", "--charge-share", "2")
     assert r.exit_code == 2 and "--charge-share" in r.output
     assert not any((tmp_path / x).exists() for x in ("b", "c"))
+
+
+@pytest.mark.slow
+def test_anaheim_case_evs_arrive(tmp_path):
+    """Anaheim in feet: plausible lengths, and its EVs reach their destinations."""
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parents[3] / "shared" / "data" / "transportation-networks"
+    an = data / "Anaheim"
+    if not an.is_dir():
+        pytest.skip(f"shared TNTP data not found at {an}")
+    case = tmp_path / "an"
+    args = ["build", "--tntp", an / "Anaheim_net.tntp", "--trips", an / "Anaheim_trips.tntp"]
+    args += ["--nodes", an / "anaheim_nodes.geojson", "--feeder", "ieee33", "--stations", "6"]
+    args += ["--max-ods", "60", "--out", case]
+    r = CliRunner().invoke(main, [str(a) for a in args])
+    assert r.exit_code == 0, r.output
+    assert "lengths in ft (file header)" in r.output
+    seg = pd.read_csv(case / "traffic" / "segments.csv")
+    assert seg["length_km"].max() < 3.0
+    run = tmp_path / "run"
+    r = CliRunner().invoke(main, ["traffic", str(case), "--out", str(run)])
+    assert r.exit_code == 0, r.output
+    s = json.loads((run / "summary.json").read_text())
+    departed = pd.read_csv(case / "traffic" / "demand.csv")["vehicles"].sum()
+    assert s["vehicles_arrived"] > 0.98 * departed
