@@ -18,11 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
 
 from cases.case import Case
 from power.sensitivity import sensitivities
+from traffic.graph import pair_distances, through_blocked
 from traffic.network import RoadNetwork, TravelDemand
 
 NEGLIGIBLE_SHARE = 0.01  # EV charging below 1 % of the feeder's energy is negligible
@@ -30,28 +29,17 @@ NEGLIGIBLE_SHARE = 0.01  # EV charging below 1 % of the feeder's energy is negli
 
 def min_soc_use(network: RoadNetwork, demand: TravelDemand) -> pd.Series:
     """Least SOC (battery fraction) one vehicle of each OD uses to reach its destination
-    (Dijkstra on ``soc_per_vehicle``), indexed by od."""
+    (Dijkstra on ``soc_per_vehicle``, never through a zone), indexed by od."""
     ods = demand.ods
-    nodes = network.nodes["node"].astype(str).tolist()
-    pos = pd.Series(np.arange(len(nodes)), index=nodes)
     seg = network.segments
-    df = (
-        pd.DataFrame(
-            {
-                "a": pos[seg["from_node"]].to_numpy(),
-                "b": pos[seg["to_node"]].to_numpy(),
-                "w": seg["soc_per_vehicle"].to_numpy(float) + 1e-12,
-            }
-        )
-        .sort_values("w", kind="stable")
-        .drop_duplicates(["a", "b"])
+    use = pair_distances(
+        seg,
+        seg["soc_per_vehicle"].to_numpy(float) + 1e-12,  # scipy: a 0 weight is no link
+        ods["origin"].to_numpy(),
+        ods["destination"].to_numpy(),
+        through_blocked(network.nodes),
     )
-    n = len(nodes)
-    g = csr_matrix((df["w"].to_numpy(), (df["a"].to_numpy(), df["b"].to_numpy())), (n, n))
-    o = pos[ods["origin"]].to_numpy()
-    src, row = np.unique(o, return_inverse=True)
-    dist = dijkstra(g, indices=src)[row, pos[ods["destination"]].to_numpy()]
-    return pd.Series(dist, index=ods["od"].to_numpy())
+    return pd.Series(use, index=ods["od"].to_numpy())
 
 
 @dataclass(frozen=True)

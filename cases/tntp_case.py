@@ -44,7 +44,8 @@ from power.ratings import DEFAULT_HEADROOM, derive_line_ratings
 from power.resample import resample_feeder
 from traffic.aggregate import aggregate_demand
 from traffic.ev_demand import EvDemandModel, ev_demand
-from traffic.network import RoadNetwork, Stations, TravelDemand
+from traffic.graph import through_blocked
+from traffic.network import Stations, TravelDemand
 from traffic.tntp import (
     LENGTH_UNITS_KM,
     TIME_UNITS_MIN,
@@ -198,7 +199,7 @@ def build_tntp_case(
         network.segments,
         min_vehicles=opts.min_od_vehicles,
         max_ods=opts.max_ods,
-        blocked=_zones(network),
+        blocked=through_blocked(network.nodes),
     )
     demand = TravelDemand(table)
     st = None
@@ -250,12 +251,3 @@ def build_tntp_case(
         traffic=TrafficData(network, st, demand),
         build={k: v for k, v in record.items() if v is not None},
     )
-
-
-def _zones(network: RoadNetwork) -> set[str]:
-    """Nodes never passed through (TNTP zones below FIRST THRU NODE)."""
-    nodes = network.nodes
-    if "through" not in nodes:
-        return set()
-    through = nodes["through"].astype(str).str.lower().isin(["true", "1"])
-    return set(nodes.loc[~through, "node"])

@@ -46,8 +46,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
-from scipy.sparse.csgraph import dijkstra
+
+from traffic.graph import shortest_distances
 
 BASE_COLUMNS = ("od", "origin", "destination", "aggregator", "t", "vehicles", "soc_total")
 SEGMENT_COLUMNS = ("from_node", "to_node", "length_km")
@@ -91,25 +91,9 @@ def _od_node_distances(
     A blocked node is split into an entry copy (receiving its in-links) and an exit copy
     (sending its out-links), so paths may start or end there but never pass through.
     """
-    frm = segments["from_node"].astype(str).to_numpy()
-    to = segments["to_node"].astype(str).to_numpy()
-    length = segments["length_km"].to_numpy(float)
-    labels = pd.Index(pd.unique(np.concatenate([frm, to, nodes])))
-    n = len(labels)
-    is_blocked = labels.isin([str(b) for b in blocked])
-    entry = np.arange(n)
-    entry[is_blocked] = n + np.arange(int(is_blocked.sum()))
-    m = n + int(is_blocked.sum())
-    u = labels.get_indexer(frm)
-    v = entry[labels.get_indexer(to)]
-    # parallel links: the shortest one (a sparse matrix would add them up)
-    order = np.lexsort((length, v, u))
-    u, v, length = u[order], v[order], length[order]
-    first = np.ones(len(u), bool)
-    first[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
-    graph = sp.csr_matrix((length[first], (u[first], v[first])), shape=(m, m))
-    src = labels.get_indexer(nodes)
-    dist = dijkstra(graph, directed=True, indices=src)[:, entry[src]]
+    dist = shortest_distances(
+        segments, segments["length_km"].to_numpy(float), nodes, nodes, blocked
+    )
     np.fill_diagonal(dist, 0.0)
     return dist
 

@@ -51,9 +51,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
 
+from traffic.graph import pair_distances, through_blocked
 from traffic.network import RoadNetwork, TrafficDataError, TravelDemand
 
 # share of weekday trips starting in each clock hour 0..23 (sums to 1; module docstring)
@@ -181,31 +180,11 @@ def shortest_paths(
     free-flow steps with ties broken by length, never passing through a zone (``through``
     False), as :mod:`traffic.paths` ranks paths; inf where there is none.
 
-    Zones are split in two: the node keeps its out-links (a trip may start there) and a copy
-    receives its in-links (a trip may end there), so no path passes through a zone. The
-    weight is ``steps + 1e-6 km``: the steps are its rounded value, the km the rest.
+    The weight is ``steps + 1e-6 km``: the steps are its rounded value, the km the rest.
     """
-    nodes = network.nodes["node"].astype(str).tolist()
-    pos = pd.Series(np.arange(len(nodes)), index=nodes)
-    n = len(nodes)
-    if "through" in network.nodes:
-        through = network.nodes["through"].astype(str).str.lower().isin(["true", "1"]).to_numpy()
-    else:
-        through = np.ones(n, bool)
-    copy = np.arange(n)
-    copy[~through] = n + np.arange(int((~through).sum()))
     seg = network.segments
-    a = pos[seg["from_node"]].to_numpy()
-    b = copy[pos[seg["to_node"]].to_numpy()]
     w = seg["free_flow_steps"].to_numpy(float) + 1e-6 * seg["length_km"].to_numpy(float)
-    df = pd.DataFrame({"a": a, "b": b, "w": w}).sort_values("w", kind="stable")
-    df = df.drop_duplicates(["a", "b"])  # of parallel links the fastest
-    size = n + int((~through).sum())
-    g = csr_matrix((df["w"].to_numpy(), (df["a"].to_numpy(), df["b"].to_numpy())), (size, size))
-    o = pos[pd.Index(origins).astype(str)].to_numpy()
-    d = copy[pos[pd.Index(dests).astype(str)].to_numpy()]
-    src, row = np.unique(o, return_inverse=True)
-    dist = dijkstra(g, indices=src)[row, d]
+    dist = pair_distances(seg, w, origins, dests, through_blocked(network.nodes))
     steps = np.round(dist)
     with np.errstate(invalid="ignore"):
         km = np.where(np.isfinite(dist), (dist - steps) * 1e6, np.inf)
