@@ -11,7 +11,8 @@ What the build does, in order (each step documented in its module):
    energy, who must stop and who intends to charge);
 4. OD pairs carrying less than ``--min-od-vehicles`` EVs over the horizon merged onto kept
    ones (``traffic/aggregate.py``), vehicles and SOC conserved, the vehicle-km error
-   reported;
+   reported; departures that the kept OD could no longer complete in the horizon move to its
+   latest feasible step (counted);
 5. stations by the rule below; ``[parameters] path_stops = "needed"`` so that only trips
    that need or intend to charge get paths with stops.
 
@@ -43,7 +44,7 @@ from cases.case import Case, CaseError, TimeGrid, TrafficData
 from power.ratings import DEFAULT_HEADROOM, derive_line_ratings
 from power.resample import resample_feeder
 from traffic.aggregate import aggregate_demand
-from traffic.ev_demand import EvDemandModel, ev_demand
+from traffic.ev_demand import EvDemandModel, charge_steps, clip_departures, ev_demand
 from traffic.graph import through_blocked
 from traffic.network import Stations, TravelDemand
 from traffic.tntp import (
@@ -201,6 +202,7 @@ def build_tntp_case(
         max_ods=opts.max_ods,
         blocked=through_blocked(network.nodes),
     )
+    table, moved = clip_departures(table, network, steps, charge_steps(model, dt_h))
     demand = TravelDemand(table)
     st = None
     if opts.stations:
@@ -233,7 +235,7 @@ def build_tntp_case(
         "demand_model": {k: v for k, v in asdict(model).items() if k != "departures"}
         | {"departures": [round(x, 6) for x in model.departures]},
         "demand": stats.as_dict(),
-        "aggregation": agg.as_dict(),
+        "aggregation": agg.as_dict() | {"departures_moved_later_to_earlier": moved},
         "rated_lines": len(rated),
         "line_headroom": opts.line_headroom if rated else None,
     }

@@ -235,10 +235,7 @@ def ev_demand(
             "(zones are never passed through)"
         )
     use = km * model.kwh_per_km / model.battery_kwh  # SOC used by the trip
-    charge_steps = int(
-        np.ceil((model.target_soc - model.soc_min) * model.battery_kwh / (model.charger_kw * dt_h))
-    )
-    latest = steps - 1 - ff - charge_steps
+    latest = steps - 1 - ff - charge_steps(model, dt_h)
     ok = latest >= 0
     t = np.arange(steps)
     w = step_weights(model.departures, steps, dt_h, start_h)[None, :] * (
@@ -298,3 +295,31 @@ def ev_demand(
         min_charge_kwh=float(need_kwh.sum()),
     )
     return TravelDemand(table.reset_index(drop=True)), stats
+
+
+def charge_steps(model: EvDemandModel, dt_h: float) -> int:
+    """Steps one full charge (``soc_min`` to ``target_soc`` at ``charger_kw``) takes."""
+    kwh = (model.target_soc - model.soc_min) * model.battery_kwh
+    return int(np.ceil(kwh / (model.charger_kw * dt_h)))
+
+
+def clip_departures(
+    table: pd.DataFrame, network: RoadNetwork, steps: int, spare_steps: int
+) -> tuple[pd.DataFrame, float]:
+    """Departures later than an OD can still arrive (``steps - 1 - free-flow steps -
+    spare_steps``) moved to that latest step (at least 0), e.g. after aggregation put a
+    short trip's late departures on a longer OD. Returns the table and the vehicles moved."""
+    ods = table.drop_duplicates("od")
+    _, ff = shortest_paths(network, ods["origin"].to_numpy(), ods["destination"].to_numpy())
+    latest = pd.Series(np.maximum(steps - 1 - ff - spare_steps, 0), index=ods["od"].to_numpy())
+    last = table["od"].map(latest).to_numpy()
+    late = table["t"].to_numpy() > last
+    if not late.any():
+        return table, 0.0
+    moved = float(table.loc[late, "vehicles"].sum())
+    out = table.assign(t=np.where(late, last, table["t"]).astype(int))
+    keys = ["od", "t"]
+    sums = out.groupby(keys, sort=True)[["vehicles", "soc_total"]].sum()
+    rest = out.drop(columns=["vehicles", "soc_total"]).groupby(keys, sort=True).first()
+    merged = rest.join(sums).reset_index()
+    return merged[list(table.columns)], moved
