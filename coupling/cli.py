@@ -586,7 +586,9 @@ def powerflow(case: str, out: str | None, force: bool) -> None:
     default=0,
     help="Out-of-sample realisations to evaluate.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Sampling seed."
+)
 @force_option
 @_guard
 def opf(
@@ -661,7 +663,9 @@ def traffic(case: str, out: str | None, force: bool) -> None:
     show_default=True,
     help="Out-of-sample draws.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Sampling seed."
+)
 @click.option(
     "--max-iter",
     type=click.IntRange(min=1),
@@ -747,7 +751,13 @@ def tariff(
     callback=_finite(0.0, 1.0),
     help="Share of the fleet.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fleet subset.")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seed of the fleet subset.",
+)
 @click.option("--out", type=click.Path(), help="Run folder (default runs/CASE-strategy).")
 @force_option
 @_guard

@@ -324,6 +324,7 @@ def test_check_reports_every_problem(folders, tmp_path):
         (["tariff", "tn20-dn17", "--step-kw", "inf"], "--step-kw"),
         (["tariff", "tn20-dn17", "--gamma", "nan"], "--gamma"),
         (["opf", "ieee33", "--samples", "-1"], "--samples"),
+        (["opf", "ieee33", "--samples", "5", "--seed", "-1"], "--seed"),
         (["strategy", "ieee33", "--strategy", "smart", "--ev-share", "nan"], "--ev-share"),
     ],
 )
