@@ -47,6 +47,7 @@ def _all_zero(values: np.ndarray) -> bool:
 def _say_all_zero(ax, title: str) -> None:
     """An empty panel that says its values are all zero."""
     ax.text(0.5, 0.5, "all zero", ha="center", va="center", transform=ax.transAxes, fontsize=12)
+    ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(title)
 
@@ -71,7 +72,6 @@ def _heat(
     grid = _grid(df, key, value)
     if _all_zero(grid.to_numpy()):
         _say_all_zero(ax, title)
-        ax.set_xlabel("step t")
         return None
     vmin, vmax = vlim if vlim is not None else (None, None)
     im = ax.imshow(
