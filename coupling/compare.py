@@ -4,8 +4,10 @@
   moved between paths, ``moved = 1/2 sum_paths |veh_B - veh_A|`` (vehicles that changed path
   when the totals are equal).
 * Charging shift, per station (tariff/traffic runs) or per bus (fleet runs): energy (kWh) in A
-  and B and the energy-weighted mean charging time (h from the horizon start); overall, the
-  share of A's charging energy in congested hours that B moved out of them. Congested hours:
+  and B (to 4 decimals) and the energy-weighted mean charging time (h from the horizon start;
+  empty where that energy shows as 0, i.e. < 0.5e-4 kWh: solver noise at a station that does
+  not charge has no meaningful time); overall, the share of A's charging energy in congested
+  hours that B moved out of them. Congested hours:
   the steps in which any line of either run is loaded to 99.9 % of its limit or more.
 * Grid effect: max line loading, min voltage and congested line-hours in A and B (runs with
   grid results; traffic-only runs compare routing and charging only).
@@ -21,9 +23,11 @@ import numpy as np
 import pandas as pd
 
 from cases.atomic import atomic_folder
+from coupling.clean import clean_table
 from coupling.runread import DAMAGED, RunFolderError, read_run
 
 CONGESTED = 0.999  # loading at which a line-step counts as congested
+ENERGY_DECIMALS = 4  # kWh decimals of the charging table; below its last digit: no charging
 
 
 class CompareError(ValueError):
@@ -116,12 +120,13 @@ def compare_runs(run_a: str | Path, run_b: str | Path) -> Comparison:
             for tag in ("a", "b"):
                 d = loads[tag][loads[tag].key == key]
                 e = (d.p_kw.clip(lower=0) * dt).to_numpy()
-                row[f"energy_kwh_{tag}"] = float(e.sum())
+                total = round(float(e.sum()), ENERGY_DECIMALS)
+                row[f"energy_kwh_{tag}"] = total
                 row[f"mean_time_h_{tag}"] = (
-                    float((e * (d.t.to_numpy() + 0.5) * dt).sum() / e.sum()) if e.sum() else np.nan
+                    float((e * (d.t.to_numpy() + 0.5) * dt).sum() / e.sum()) if total else np.nan
                 )
             rows.append(row)
-        charging = pd.DataFrame(rows).round(4)
+        charging = pd.DataFrame(rows).round(ENERGY_DECIMALS)
         ea = loads["a"][loads["a"].t.isin(cong_t)].p_kw.clip(lower=0).sum() * dt
         eb = loads["b"][loads["b"].t.isin(cong_t)].p_kw.clip(lower=0).sum() * dt
         scalars["energy_in_congested_hours_kwh_a"] = float(ea)
@@ -156,7 +161,9 @@ def write_comparison(cmp: Comparison, out: str | Path) -> Path:
 
     with atomic_folder(out, kind="compare") as tmp:
         for name in ("routing", "charging", "grid"):
-            getattr(cmp, name).to_csv(tmp / f"{name}.csv", index=False, lineterminator="\n")
+            clean_table(getattr(cmp, name)).to_csv(
+                tmp / f"{name}.csv", index=False, lineterminator="\n"
+            )
         (tmp / "shifts.json").write_text(json.dumps(cmp.scalars, indent=2) + "\n")
         if len(cmp.charging):
             fig = Figure(figsize=(7, 3.5))

@@ -3,6 +3,10 @@
 Figures are matplotlib ``Figure`` objects drawn without pyplot, so they render with the Agg
 canvas wherever they are saved and importing this module changes no global matplotlib state
 (no backend is chosen for the user's own plots).
+
+Values are cleaned as in the tables (:mod:`coupling.clean`: ``|x| < ZERO_TOL`` drawn as 0); a
+panel whose values are then all zero says "all zero" instead of stretching round-off over a
+colour scale or axis, and heat maps of comparable quantities share one colour scale.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from coupling.clean import zero_small
 
 Figure = Callable[[Path], None]
 MAX_LABELS = 40  # most tick labels on a heat-map axis
@@ -32,9 +38,45 @@ def _save(fig, path: Path) -> None:
     fig.savefig(path, dpi=90)
 
 
-def _heat(ax, df: pd.DataFrame, key: str, value: str, title: str, cmap: str = "viridis"):
+def _all_zero(values: np.ndarray) -> bool:
+    """True when every finite value is 0 (after cleaning) or there is none."""
+    a = np.asarray(values, dtype=float)
+    return not np.any(a[np.isfinite(a)])
+
+
+def _say_all_zero(ax, title: str) -> None:
+    """An empty panel that says its values are all zero."""
+    ax.text(0.5, 0.5, "all zero", ha="center", va="center", transform=ax.transAxes, fontsize=12)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title)
+
+
+def _grid(df: pd.DataFrame, key: str, value: str) -> pd.DataFrame:
+    """Rows ``key`` x columns ``t`` of ``value`` (summed), cleaned of round-off."""
     grid = df.pivot_table(index=key, columns="t", values=value, aggfunc="sum", sort=False)
-    im = ax.imshow(grid.to_numpy(), aspect="auto", cmap=cmap, interpolation="nearest")
+    return pd.DataFrame(zero_small(grid.to_numpy()), index=grid.index, columns=grid.columns)
+
+
+def _heat(
+    ax,
+    df: pd.DataFrame,
+    key: str,
+    value: str,
+    title: str,
+    cmap: str = "viridis",
+    vlim: tuple[float, float] | None = None,
+):
+    """Heat map of ``value`` (rows ``key``, columns step t) on ``ax``; ``vlim`` fixes the colour
+    scale (shared between panels). None, and an "all zero" panel, when every value is 0."""
+    grid = _grid(df, key, value)
+    if _all_zero(grid.to_numpy()):
+        _say_all_zero(ax, title)
+        return None
+    vmin, vmax = vlim if vlim is not None else (None, None)
+    im = ax.imshow(
+        grid.to_numpy(), aspect="auto", cmap=cmap, interpolation="nearest", vmin=vmin, vmax=vmax
+    )
     # every row named up to MAX_LABELS rows, else every k-th (a tick per row of a large
     # feeder costs seconds to draw and cannot be read)
     step = -(-len(grid.index) // MAX_LABELS)
@@ -45,6 +87,20 @@ def _heat(ax, df: pd.DataFrame, key: str, value: str, title: str, cmap: str = "v
     return im
 
 
+def _shared_limits(df: pd.DataFrame, key: str, columns: list[str]) -> tuple[float, float] | None:
+    """One (min, max) colour range over the heat maps of ``columns``; None if all zero."""
+    vals = np.concatenate([_grid(df, key, c).to_numpy().ravel() for c in columns])
+    vals = vals[np.isfinite(vals)]
+    if not len(vals) or _all_zero(vals):
+        return None
+    return float(vals.min()), float(vals.max())
+
+
+# tariff panels compared on one colour scale: the price levels, and the two DLMP adders
+PRICE_LEVELS = ("dlmp", "energy", "tariff")
+DLMP_ADDERS = ("congestion", "voltage")
+
+
 def tariff_heatmap(tariffs: pd.DataFrame) -> Figure:
     """Station (or bus) x time heatmaps of the tariff and of the DLMP parts (currency/kWh)."""
     key = "station" if "station" in tariffs else "bus"
@@ -52,9 +108,16 @@ def tariff_heatmap(tariffs: pd.DataFrame) -> Figure:
 
     def draw(path: Path) -> None:
         fig, axes = _subplots(len(parts), 1, figsize=(9, 1.8 * len(parts) + 0.6), squeeze=False)
+        limits = {}
+        for group in (PRICE_LEVELS, DLMP_ADDERS):
+            cols = [c for c in group if c in parts]
+            if len(cols) > 1:
+                limits.update(dict.fromkeys(cols, _shared_limits(tariffs, key, cols)))
         for ax, col in zip(axes[:, 0], parts):
-            im = _heat(ax, tariffs, key, col, f"{col} (currency/kWh)", "magma")
-            fig.colorbar(im, ax=ax)
+            title = f"{col} (currency/kWh)"
+            im = _heat(ax, tariffs, key, col, title, "magma", limits.get(col))
+            if im is not None:
+                fig.colorbar(im, ax=ax)
         _save(fig, path)
 
     return draw
@@ -66,7 +129,8 @@ def line_loading_heatmap(lines: pd.DataFrame) -> Figure:
     def draw(path: Path) -> None:
         fig, ax = _subplots(figsize=(9, 4))
         im = _heat(ax, lines, "line", "loading", "line loading (fraction of limit)", "inferno")
-        fig.colorbar(im, ax=ax)
+        if im is not None:
+            fig.colorbar(im, ax=ax)
         _save(fig, path)
 
     return draw
@@ -97,12 +161,20 @@ def station_activity(stations: pd.DataFrame) -> Figure:
 
     def draw(path: Path) -> None:
         fig, axes = _subplots(3, 1, figsize=(8, 6.5), sharex=True)
+        cols = ("queued", "charging", "p_kw")
+        zero = {c: _all_zero(zero_small(stations[c].to_numpy())) for c in cols}
         for (name, d), c in zip(stations.groupby("station", sort=False), range(99)):
-            for ax, col in zip(axes, ("queued", "charging", "p_kw")):
-                ax.plot(d.t, d[col], color=f"C{c % 10}", label=name)
-        for ax, lab in zip(axes, ("queued vehicles", "charging vehicles", "station load (kW)")):
+            for ax, col in zip(axes, cols):
+                if not zero[col]:
+                    ax.plot(d.t, zero_small(d[col].to_numpy()), color=f"C{c % 10}", label=name)
+        for ax, col, lab in zip(
+            axes, cols, ("queued vehicles", "charging vehicles", "station load (kW)")
+        ):
             ax.set_ylabel(lab)
-        axes[0].legend(fontsize=8, ncol=4)
+            if zero[col]:
+                ax.text(0.5, 0.5, "all zero", ha="center", va="center", transform=ax.transAxes)
+        if not zero["queued"]:
+            axes[0].legend(fontsize=8, ncol=4)
         axes[-1].set_xlabel("step t")
         _save(fig, path)
 

@@ -7,6 +7,9 @@ target at the end, so an interrupted or failed run leaves no partial run folder 
 Tables hold results only, so identical inputs give byte-identical tables: wall-clock columns
 (``TIMING_COLUMNS``, seconds) are moved from the tables into ``summary.json`` under
 ``timings_s``, e.g. ``timings_s["loop"]["eva_s"]`` lists the aggregator time per iteration.
+
+Float values with ``|x| < ZERO_TOL`` (solver round-off, see :mod:`coupling.clean`) are written
+as 0 in every table and the tolerance is stated in ``summary.json`` under ``zero_tol``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from cases.atomic import atomic_folder
+from coupling.clean import ZERO_TOL, clean_table
 
 # wall-clock columns (s) of tables (the loop's per-iteration times): kept out of the CSVs
 TIMING_COLUMNS = ("eva_s", "wall_s")
@@ -71,11 +75,14 @@ def write_run(run: Run, out: str | Path, *, overwrite: bool = False) -> Path:
         raise FileExistsError(f"{out}: run folder exists (choose another --out)")
     tables, timings = split_timings(run.tables)
     summary = dict(run.summary)
+    summary["zero_tol"] = ZERO_TOL
     if timings:
         summary["timings_s"] = {**summary.get("timings_s", {}), **timings}
     with atomic_folder(out, kind="run") as tmp:
         for name, df in tables.items():
-            df.to_csv(tmp / f"{name}.csv", index=False, lineterminator="\n", float_format="%.10g")
+            clean_table(df).to_csv(
+                tmp / f"{name}.csv", index=False, lineterminator="\n", float_format="%.10g"
+            )
         if run.figures:
             (tmp / "figures").mkdir()
             for name, draw in run.figures.items():

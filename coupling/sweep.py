@@ -38,6 +38,7 @@ from cases.atomic import atomic_folder
 from cases.builtin import load_case
 from cases.case import Case, CaseError
 from cases.parameters import ParameterError, lookup
+from coupling.clean import clean_table
 from coupling.runfolder import Run, write_run
 
 
@@ -352,7 +353,9 @@ def run_sweep(
                 for i, v in enumerate(table[name])
             }
             table = table.drop(columns=list(POINT_TIMINGS))
-            table.to_csv(tmp / "sweep.csv", index=False, lineterminator="\n", float_format="%.10g")
+            clean_table(table, keep=(name,)).to_csv(
+                tmp / "sweep.csv", index=False, lineterminator="\n", float_format="%.10g"
+            )
             info = {"param": name, "values": values, "wall_s": wall, "points": timings}
             (tmp / "sweep.json").write_text(json.dumps(info, indent=2, default=float) + "\n")
         table.attrs.update(sweep_wall_s=wall, points_s=timings)
