@@ -35,7 +35,7 @@ from power.correction import (
     measured_gaps,
 )
 from power.feeder import Feeder
-from power.limits import Limits, LinearGrid, flow_rating_kw
+from power.limits import Limits, LinearGrid, effective_limits, flow_rating_kw
 from power.lindistflow import block_limits, set_bounds, set_losses
 from power.results import GridState, grid_state, line_loading
 from power.solve import SolveResult
@@ -174,3 +174,48 @@ def correct_schedule(
     new = linearised_losses(feeder, ac)
     gaps = measured_gaps(feeder, ac, new, rating_kw, p_net_kw, q_net_kvar)
     return ac, ex, new, gaps if tight is None else tight.combine(gaps)
+
+
+@dataclass
+class LoopAC:
+    """The tariff loop's AC acceptance test (:data:`coupling.loop.ACAccept`): AC-check the
+    aggregators' summed loads; when a limit (robust margins included) is exceeded beyond the
+    tolerances, return the linear model and limits corrected at those loads (at most
+    ``max_corrections`` times; then the schedule is accepted as it is).
+
+    ``grid``, ``tightening`` : the linear model and AC tightening to start from (e.g. the DSO
+    stage's). ``q_fixed_kvar``, ``margins`` : as in the LinDistFlow block.
+    """
+
+    feeder: Feeder
+    q_fixed_kvar: np.ndarray | None
+    margins: Any
+    grid: LinearGrid
+    tightening: ACTightening | None = None
+    max_corrections: int = MAX_RESOLVES
+    corrections: int = 0
+    last_ac: ACResult | None = None
+
+    def __call__(
+        self, p_net_kw: np.ndarray, q_net_kvar: np.ndarray
+    ) -> tuple[bool, LinearGrid, Limits, dict]:
+        f = self.feeder
+        rating = flow_rating_kw(f, self.q_fixed_kvar)
+        lim_m = effective_limits(f, self.q_fixed_kvar, self.margins)
+        ac, ex, grid, tight = correct_schedule(
+            f, self.grid, p_net_kw, q_net_kvar, rating, lim_m, self.tightening
+        )
+        self.last_ac = ac
+        row = {
+            "max_line_loading_ac": float(ac.loading.max(initial=0.0)),
+            "min_voltage_ac_pu": float(ac.v_pu.min()),
+            "ac_excess_loading": ex.max_loading,
+            "ac_excess_voltage_pu": ex.max_voltage_pu,
+        }
+        ok = ex.ok() or self.corrections >= self.max_corrections
+        if not ok:
+            self.corrections += 1
+            self.grid, self.tightening = grid, tight
+        row["ac_corrected"] = not ok
+        lim = effective_limits(f, self.q_fixed_kvar, self.margins, self.tightening)
+        return ok, self.grid, lim, row

@@ -99,6 +99,8 @@ def _finish(run: Run, out: Path) -> None:
             "min_voltage_pu",
             "min_voltage_ac_pu",
             "max_voltage_error_pu",
+            "ac_resolves",
+            "ac_feasible",
             "oos_violation_rate",
             "oos_box_violation_rate",
             "build_s",
@@ -128,6 +130,16 @@ def _warn_unserved(s: dict[str, Any]) -> None:
         click.echo(
             f"warning: {s['unserved_kwh']:.1f} kWh of EV departure targets are not met", err=True
         )
+
+
+def ac_correction_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The --no-ac-correction switch of every command that schedules with grid limits."""
+    return click.option(
+        "--no-ac-correction",
+        "no_ac_correction",
+        is_flag=True,
+        help="Keep the linear (lossless) schedule: no AC correction loop, only the AC check.",
+    )(fn)
 
 
 def robust_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -241,6 +253,7 @@ def powerflow(case: str, out: str | None) -> None:
 @robust_options
 @click.option("--samples", type=int, default=0, help="Out-of-sample realisations to evaluate.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
+@ac_correction_option
 @_guard
 def opf(
     case: str,
@@ -250,6 +263,7 @@ def opf(
     uncertainty_set: str,
     samples: int,
     seed: int,
+    no_ac_correction: bool,
 ) -> None:
     """Multi-period (robust) OPF with generators and import; DLMPs and AC check."""
     from coupling.grid_jobs import run_opf
@@ -264,6 +278,7 @@ def opf(
         uncertainty_set=uncertainty_set,
         samples=samples,
         seed=seed,
+        ac_correction=not no_ac_correction,
         command=" ".join(["evtp", *sys.argv[1:]]),
     )
     _finish(run, target)
@@ -310,6 +325,7 @@ def traffic(case: str, out: str | None) -> None:
     help="Subgradient step for flow limits (currency/kWh per kW of excess); default: the "
     "case's [parameters] step_kw, else 0.001.",
 )
+@ac_correction_option
 @_guard
 def tariff(
     case: str,
@@ -322,6 +338,7 @@ def tariff(
     max_iter: int,
     step_rule: str,
     step_kw: float | None,
+    no_ac_correction: bool,
 ) -> None:
     """Robust dynamic tariffs: DSO problem, DLMP tariffs and the DSO-aggregator loop."""
     from coupling.tariff_job import TariffOptions, loop_options, run_tariff
@@ -335,6 +352,7 @@ def tariff(
         samples=samples,
         seed=seed,
         loop=loop_options(c, max_iter=max_iter, step_rule=step_rule, step_kw=step_kw),
+        ac_correction=not no_ac_correction,
     )
     g = c.gamma if gamma is None else gamma
     click.echo(f"tariff of {c.name}: gamma {g}, {mechanism} mechanism, {c.time.steps} steps")
@@ -354,8 +372,16 @@ def tariff(
 @click.option("--ev-share", type=float, default=1.0, show_default=True, help="Share of the fleet.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fleet subset.")
 @click.option("--out", type=click.Path(), help="Run folder (default runs/CASE-strategy).")
+@ac_correction_option
 @_guard
-def strategy(case: str, strategy_name: str, ev_share: float, seed: int, out: str | None) -> None:
+def strategy(
+    case: str,
+    strategy_name: str,
+    ev_share: float,
+    seed: int,
+    out: str | None,
+    no_ac_correction: bool,
+) -> None:
     """Stationary-fleet charging strategies (seeds 001 and 002), AC-checked."""
     from coupling.strategy_job import run_strategy
 
@@ -363,7 +389,12 @@ def strategy(case: str, strategy_name: str, ev_share: float, seed: int, out: str
     c = load_case(case)
     click.echo(f"strategy {strategy_name} on {c.name}: {c.time.steps} steps")
     run = run_strategy(
-        c, strategy_name, ev_share=ev_share, seed=seed, command=" ".join(["evtp", *sys.argv[1:]])
+        c,
+        strategy_name,
+        ev_share=ev_share,
+        seed=seed,
+        ac_correction=not no_ac_correction,
+        command=" ".join(["evtp", *sys.argv[1:]]),
     )
     _finish(run, target)
 
@@ -383,9 +414,16 @@ def strategy(case: str, strategy_name: str, ev_share: float, seed: int, out: str
 @click.option(
     "--samples", type=int, default=200, show_default=True, help="Out-of-sample draws per point."
 )
+@ac_correction_option
 @_guard
 def sweep(
-    case: str, param: str, out: str, workers: int, scheduler: str | None, samples: int
+    case: str,
+    param: str,
+    out: str,
+    workers: int,
+    scheduler: str | None,
+    samples: int,
+    no_ac_correction: bool,
 ) -> None:
     """Tariff runs over a parameter range on Dask: one run folder per point + sweep.csv."""
     from coupling.sweep import run_sweep
@@ -402,6 +440,7 @@ def sweep(
         workers=workers,
         scheduler=scheduler,
         samples=samples,
+        ac_correction=not no_ac_correction,
         progress=click.echo,
     )
     click.echo(table.drop(columns="sweep_wall_s").to_string(index=False))

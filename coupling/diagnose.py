@@ -7,7 +7,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from power.feeder import Feeder
-from power.sensitivity import sensitivities
+from power.limits import LinearGrid, effective_limits, fixed_q_flows, net_load
 from traffic.results import variable_values
 
 
@@ -19,35 +19,37 @@ def unserved_by_od(blk: pyo.Block) -> dict[str, float]:
 
 
 def base_load_violation(feeder: Feeder) -> str | None:
-    """One sentence naming the first limit that the base load alone (no EVs, no generators)
-    violates in the linear model, or None when the base load fits."""
-    sens = sensitivities(feeder)
-    p = feeder.load_p_kw - feeder.renewable_p_kw()
-    flow = np.asarray(sens.downstream @ p)
-    excess = np.abs(flow) - feeder.line_p_max_kw
+    """One sentence naming the first limit (:func:`power.limits.effective_limits`, fixed Q)
+    that the base load alone (no EVs, no generators) violates in the linear model, or None
+    when the base load fits."""
+    f = feeder
+    grid = LinearGrid(f)
+    q_fixed = fixed_q_flows(f)
+    lim = effective_limits(f, q_fixed)
+    ev = grid.evaluate(*net_load(f), lim)
+    excess = np.maximum(ev.ex_up, ev.ex_down)
     if (excess > 1e-6).any():
         i, t = np.unravel_index(np.argmax(excess), excess.shape)
+        room = lim.flow_up_kw[i, t] if ev.flow_kw[i, t] >= 0 else lim.flow_down_kw[i, t]
         return (
-            f"the base load alone loads line {feeder.line_ids[i]!r} to {abs(flow[i, t]):.1f} kW at "
-            f"t={t}, above its limit {feeder.line_p_max_kw[i, t]:.1f} kW"
+            f"the base load alone loads line {f.line_ids[i]!r} to "
+            f"{abs(ev.flow_kw[i, t]):.1f} kW at t={t}, above its limit {room:.1f} kW"
         )
-    w = sens.squared_voltages(p, feeder.load_q_kvar, feeder.v_slack_pu)
-    v = np.sqrt(np.maximum(w, 0))
-    vmin = feeder.buses["v_min_pu"].to_numpy(float)[:, None]
-    vmax = feeder.buses["v_max_pu"].to_numpy(float)[:, None]
-    low = vmin - v
-    low[feeder.tree.slack] = -np.inf
+    v = np.sqrt(np.maximum(ev.w, 0))
+    low = np.sqrt(np.maximum(lim.w_min, 0)) - v
+    low[lim.free] = -np.inf
     if (low > 1e-6).any():
         b, t = np.unravel_index(np.argmax(low), low.shape)
         return (
-            f"the base load alone brings bus {feeder.bus_ids[b]!r} to {v[b, t]:.4f} pu at t={t}, "
-            f"below its limit {vmin[b, 0]:.4f} pu"
+            f"the base load alone brings bus {f.bus_ids[b]!r} to {v[b, t]:.4f} pu at t={t}, "
+            f"below its limit {np.sqrt(lim.w_min[b, t]):.4f} pu"
         )
-    high = v - vmax
-    high[feeder.tree.slack] = -np.inf
+    high = v - np.sqrt(lim.w_max)
+    high[lim.free] = -np.inf
     if (high > 1e-6).any():
         b, t = np.unravel_index(np.argmax(high), high.shape)
         return (
-            f"bus {feeder.bus_ids[b]!r} is at {v[b, t]:.4f} pu at t={t}, above {vmax[b, 0]:.4f} pu"
+            f"bus {f.bus_ids[b]!r} is at {v[b, t]:.4f} pu at t={t}, above "
+            f"{np.sqrt(lim.w_max[b, t]):.4f} pu"
         )
     return None
