@@ -33,6 +33,7 @@ from power.correction import (
     line_ends,
     linearised_losses,
     measured_gaps,
+    peak_flow_kw,
 )
 from power.feeder import Feeder
 from power.limits import Limits, LinearGrid, effective_limits, flow_rating_kw
@@ -121,6 +122,7 @@ def solve_ac_feasible(
     rating = flow_rating_kw(feeder, blk.q_fixed_kvar)
     lim_m = block_limits(blk, feeder)  # robust margins, no AC tightening
     tight: ACTightening | None = None
+    peak = None
     history: list[dict] = []
     ac_s = 0.0
     for k in range(max_resolves + 1):
@@ -133,7 +135,8 @@ def solve_ac_feasible(
         feasible = ex.ok(tol_loading, tol_v_pu)
         if feasible or not correct or not blk.limits_on or k == max_resolves:
             break
-        grid = linearised_losses(feeder, ac)
+        peak = peak_flow_kw(feeder, ac, peak)
+        grid = linearised_losses(feeder, ac, peak)
         gaps = measured_gaps(feeder, ac, grid, rating, state.p_net_kw, state.q_net_kvar)
         tight = gaps if tight is None else tight.combine(gaps)
         set_losses(blk, grid)
@@ -161,17 +164,19 @@ def correct_schedule(
     lim_m: Limits,
     tight: ACTightening | None,
     *,
+    peak_kw: np.ndarray | None = None,
     tol_loading: float = TOL_LOADING,
     tol_v_pu: float = TOL_V_PU,
 ) -> tuple[ACResult, ACExcess, LinearGrid, ACTightening | None]:
     """AC check of a net-load schedule (no model): the AC result, its excess over ``lim_m``
     and, when it is not AC-feasible, the corrected linear grid and tightening (else the
-    given ones). Used by the tariff loop's acceptance test."""
+    given ones); ``peak_kw`` the lines' peak flows of earlier linearisations. Used by the
+    tariff loop's acceptance test."""
     ac = ac_check(feeder, p_net_kw, q_net_kvar)
     ex = ac_excess(feeder, ac, rating_kw, lim_m)
     if ex.ok(tol_loading, tol_v_pu):
         return ac, ex, grid, tight
-    new = linearised_losses(feeder, ac)
+    new = linearised_losses(feeder, ac, peak_flow_kw(feeder, ac, peak_kw))
     gaps = measured_gaps(feeder, ac, new, rating_kw, p_net_kw, q_net_kvar)
     return ac, ex, new, gaps if tight is None else tight.combine(gaps)
 
@@ -195,6 +200,7 @@ class LoopAC:
     max_corrections: int = MAX_RESOLVES
     corrections: int = 0
     last_ac: ACResult | None = None
+    peak: np.ndarray | None = None
 
     def __call__(
         self, p_net_kw: np.ndarray, q_net_kvar: np.ndarray
@@ -203,7 +209,7 @@ class LoopAC:
         rating = flow_rating_kw(f, self.q_fixed_kvar)
         lim_m = effective_limits(f, self.q_fixed_kvar, self.margins)
         ac, ex, grid, tight = correct_schedule(
-            f, self.grid, p_net_kw, q_net_kvar, rating, lim_m, self.tightening
+            f, self.grid, p_net_kw, q_net_kvar, rating, lim_m, self.tightening, peak_kw=self.peak
         )
         self.last_ac = ac
         row = {
@@ -216,6 +222,7 @@ class LoopAC:
         if not ok:
             self.corrections += 1
             self.grid, self.tightening = grid, tight
+            self.peak = peak_flow_kw(f, ac, self.peak)
         row["ac_corrected"] = not ok
         lim = effective_limits(f, self.q_fixed_kvar, self.margins, self.tightening)
         return ok, self.grid, lim, row

@@ -4,9 +4,10 @@ After an AC power flow at the schedule's net loads (:func:`power.ac_check.ac_che
 ``l`` and step:
 
 * **losses** — the exact series loss ``L_l = r_l (P^2 + Q^2) / v^2`` (kW; r in pu per kW, the
-  flow and voltage at either end: the current is the same along a branch without shunts)
-  and its derivative with respect to the flow ``P_l`` at the line's upstream end,
-  ``b_l = 2 r_l P_l / v_up^2``; the linear model then carries ``a_l + b_l P_l`` with
+  flow and voltage at either end: the current is the same along a branch without shunts),
+  linearised in the flow ``P_l`` at the line's upstream end as the secant through the AC
+  point and the line's peak flow over the steps (:func:`linearised_losses`), slope
+  ``b_l = r_l (P_l + R_l) / v_up^2``; the linear model then carries ``a_l + b_l P_l`` with
   ``a_l = L_l - b_l P_l`` as extra load at the line's downstream bus, so its flows reproduce
   the AC flows at the upstream ends exactly at the point of linearisation (each upstream-end
   flow is the downstream bus's net load plus the flows below plus the line's loss);
@@ -98,14 +99,36 @@ def line_ends(feeder: Feeder, ac: ACResult) -> LineEnds:
     )
 
 
-def linearised_losses(feeder: Feeder, ac: ACResult) -> LinearGrid:
-    """The loss-aware linear grid of the module docstring, linearised at ``ac``."""
+def peak_flow_kw(feeder: Feeder, ac: ACResult, previous: np.ndarray | None = None) -> np.ndarray:
+    """Per line (lines x 1): the largest |flow| at its upstream end over all steps of ``ac``
+    (and of ``previous``), kW."""
+    peak = np.abs(line_ends(feeder, ac).p_up).max(axis=1, keepdims=True)
+    return peak if previous is None else np.maximum(peak, previous)
+
+
+def linearised_losses(
+    feeder: Feeder, ac: ACResult, peak_kw: np.ndarray | None = None
+) -> LinearGrid:
+    """The loss-aware linear grid of the module docstring, linearised at ``ac``.
+
+    The loss of line l at step t, ``L(P) = r (P^2 + Q0^2) / v_up^2`` in its upstream-end flow
+    P, is replaced by the secant through the AC point ``P0`` and the line's peak flow
+    ``R = peak_kw[l]`` in the direction of ``P0`` (default: its largest flow over the steps of
+    ``ac``): ``b = r (P0 + R) / v_up^2``, ``a = L0 - b P0``. It is exact at the AC point and
+    at the peak: a schedule that moves load into a step where the line carried little is
+    charged the losses it will cause there (a tangent at a light step would not; ``R = P0``
+    gives the tangent).
+    """
     tree = feeder.tree
     ends = line_ends(feeder, ac)
+    if peak_kw is None:
+        peak_kw = peak_flow_kw(feeder, ac)
     v_up2 = ac.v_pu[tree.parent_bus] ** 2
-    b = 2.0 * tree.r_pu_kw[:, None] * ends.p_up / v_up2
+    p0 = ends.p_up
+    r_sec = np.where(p0 >= 0, 1.0, -1.0) * np.maximum(peak_kw, np.abs(p0))
+    b = tree.r_pu_kw[:, None] * (p0 + r_sec) / v_up2
     b = np.clip(b, -0.5, 0.5)  # a line losing half its flow is no operating point
-    a = ends.loss_kw - b * ends.p_up
+    a = ends.loss_kw - b * p0
     return LinearGrid(feeder, loss_a_kw=a, loss_b=b)
 
 
