@@ -5,12 +5,12 @@ After an AC power flow at the schedule's net loads (:func:`power.ac_check.ac_che
 
 * **losses** — the exact series loss ``L_l = r_l (P^2 + Q^2) / v^2`` (kW; r in pu per kW, the
   flow and voltage at either end: the current is the same along a branch without shunts),
-  linearised in the flow ``P_l`` at the line's upstream end as the secant through the AC
-  point and the line's peak flow over the steps (:func:`linearised_losses`), slope
-  ``b_l = r_l (P_l + R_l) / v_up^2``; the linear model then carries ``a_l + b_l P_l`` with
-  ``a_l = L_l - b_l P_l`` as extra load at the line's downstream bus, so its flows reproduce
-  the AC flows at the upstream ends exactly at the point of linearisation (each upstream-end
-  flow is the downstream bus's net load plus the flows below plus the line's loss);
+  linearised in the flow ``P_l`` at the line's upstream end as its chord from zero to the
+  line's peak flow over the steps (:func:`linearised_losses`), ``a_l + b_l P_l`` with
+  ``b_l = r_l R_l / v_up^2``, as extra load at the line's downstream bus; with one step its
+  flows reproduce the AC flows at the upstream ends exactly at the point of linearisation
+  (each upstream-end flow is the downstream bus's net load plus the flows below plus the
+  line's loss), with several the chord over-estimates losses between zero and the peak;
 * **limit gaps** — whatever the loss-aware linear model still gets wrong at that point: per
   line the AC excess over the limit in kW of P (at the worse end, with the AC reactive flow
   in ``sqrt(S^2 - Q^2)``) minus the linear excess, per bus ``w_lin - w_ac`` (pu^2) for the
@@ -112,12 +112,14 @@ def linearised_losses(
     """The loss-aware linear grid of the module docstring, linearised at ``ac``.
 
     The loss of line l at step t, ``L(P) = r (P^2 + Q0^2) / v_up^2`` in its upstream-end flow
-    P, is replaced by the secant through the AC point ``P0`` and the line's peak flow
-    ``R = peak_kw[l]`` in the direction of ``P0`` (default: its largest flow over the steps of
-    ``ac``): ``b = r (P0 + R) / v_up^2``, ``a = L0 - b P0``. It is exact at the AC point and
-    at the peak: a schedule that moves load into a step where the line carried little is
-    charged the losses it will cause there (a tangent at a light step would not; ``R = P0``
-    gives the tangent).
+    P (Q0, v_up from ``ac``), is replaced by its chord from zero flow to the line's peak flow
+    ``R = max(peak_kw[l], |P0|)`` in the direction of the AC flow ``P0`` (``peak_kw``: default
+    the largest flow over the steps of ``ac``): ``b = r R / v_up^2``, ``a = r Q0^2 / v_up^2``.
+    The chord is exact at zero and at the peak and above the convex loss in between (by at
+    most ``r R^2 / (4 v^2)``), so a schedule that moves load between steps or buses is never
+    credited with losses below the real ones (a tangent at the AC point would give negative
+    losses where a flow falls and too little where it rises into a light step). With one
+    step (R = |P0|) it is exact at the AC point.
     """
     tree = feeder.tree
     ends = line_ends(feeder, ac)
@@ -126,9 +128,9 @@ def linearised_losses(
     v_up2 = ac.v_pu[tree.parent_bus] ** 2
     p0 = ends.p_up
     r_sec = np.where(p0 >= 0, 1.0, -1.0) * np.maximum(peak_kw, np.abs(p0))
-    b = tree.r_pu_kw[:, None] * (p0 + r_sec) / v_up2
-    b = np.clip(b, -0.5, 0.5)  # a line losing half its flow is no operating point
-    a = ends.loss_kw - b * p0
+    r_pu = tree.r_pu_kw[:, None]
+    b = np.clip(r_pu * r_sec / v_up2, -0.5, 0.5)  # a line losing half its flow: no operation
+    a = r_pu * ends.q_up**2 / v_up2
     return LinearGrid(feeder, loss_a_kw=a, loss_b=b)
 
 
