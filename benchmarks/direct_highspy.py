@@ -15,7 +15,7 @@ import scipy.sparse as sp
 
 from power.feeder import Feeder
 from power.fleet import Fleet, fleet_index
-from power.lindistflow import _downstream_sums
+from power.limits import effective_limits, fixed_q_flows
 
 
 def build_and_solve(
@@ -53,7 +53,7 @@ def build_and_solve(
         vals.append(np.ones(T))
     rhs_bal = (feeder.load_p_kw - feeder.renewable_p_kw()).reshape(-1)
     # v_drop[l, t]: w_child - w_parent + 2 r P = -2 x Q   (row index nb*T + l*T + t)
-    q = _downstream_sums(tree, feeder.load_q_kvar)
+    q = fixed_q_flows(feeder)
     r2, x2 = 2 * tree.r_pu_kw, 2 * tree.x_pu_kw
     base = nb * T
     for li in range(nl):
@@ -65,12 +65,9 @@ def build_and_solve(
     ijv = (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols)))
     a = sp.csc_matrix(ijv, shape=(base + nl * T, n))
     rhs = np.concatenate([rhs_bal, rhs_v])
-    fmax = feeder.line_p_max_kw
-    if feeder.line_s_max_kva is not None:  # exact S limit with fixed Q, as the Pyomo block
-        fmax = np.minimum(fmax, np.sqrt(np.maximum(feeder.line_s_max_kva[:, None] ** 2 - q**2, 0)))
-    fmax = fmax.reshape(-1)
-    vmin2 = np.repeat(feeder.buses["v_min_pu"].to_numpy(float) ** 2, T)
-    vmax2 = np.repeat(feeder.buses["v_max_pu"].to_numpy(float) ** 2, T)
+    lim = effective_limits(feeder, q)  # the Pyomo block's limits (exact S with fixed Q)
+    fmax = lim.flow_up_kw.reshape(-1)
+    vmin2, vmax2 = lim.w_min.reshape(-1), lim.w_max.reshape(-1)
     s0 = tree.slack * T + tt
     vmin2[s0] = vmax2[s0] = feeder.v_slack_pu**2
     glo = np.repeat(feeder.generators["p_min_kw"].to_numpy(float), T)

@@ -176,6 +176,8 @@ def _finish(run: Run, out: Path) -> None:
             "min_voltage_pu",
             "min_voltage_ac_pu",
             "max_voltage_error_pu",
+            "ac_resolves",
+            "ac_feasible",
             "oos_violation_rate",
             "oos_box_violation_rate",
             "build_s",
@@ -213,6 +215,16 @@ def _warn_unserved(s: dict[str, Any]) -> None:
         click.echo(
             f"warning: {s['unserved_kwh']:.1f} kWh of EV departure targets are not met", err=True
         )
+
+
+def ac_correction_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The --no-ac-correction switch of every command that schedules with grid limits."""
+    return click.option(
+        "--no-ac-correction",
+        "no_ac_correction",
+        is_flag=True,
+        help="Keep the linear (lossless) schedule: no AC correction loop, only the AC check.",
+    )(fn)
 
 
 def robust_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -590,6 +602,7 @@ def powerflow(case: str, out: str | None, force: bool) -> None:
     "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Sampling seed."
 )
 @force_option
+@ac_correction_option
 @_guard
 def opf(
     case: str,
@@ -600,6 +613,7 @@ def opf(
     samples: int,
     seed: int,
     force: bool,
+    no_ac_correction: bool,
 ) -> None:
     """Multi-period (robust) OPF with generators and import; DLMPs and AC check.
 
@@ -620,6 +634,7 @@ def opf(
         uncertainty_set=uncertainty_set,
         samples=samples,
         seed=seed,
+        ac_correction=not no_ac_correction,
         command=_command_line(),
     )
     _finish(run, target)
@@ -688,6 +703,7 @@ def traffic(case: str, out: str | None, force: bool) -> None:
     "case's [parameters] step_kw, else 0.001.",
 )
 @force_option
+@ac_correction_option
 @_guard
 def tariff(
     case: str,
@@ -701,6 +717,7 @@ def tariff(
     step_rule: str,
     step_kw: float | None,
     force: bool,
+    no_ac_correction: bool,
 ) -> None:
     """Robust dynamic tariffs: DSO problem, DLMP tariffs and the DSO-aggregator loop.
 
@@ -722,6 +739,7 @@ def tariff(
         samples=samples,
         seed=seed,
         loop=loop_options(c, max_iter=max_iter, step_rule=step_rule, step_kw=step_kw),
+        ac_correction=not no_ac_correction,
     )
     g = c.gamma if gamma is None else gamma
     if is_fleet_market(c):  # the mechanism run_tariff uses, as summary.json will say
@@ -760,9 +778,16 @@ def tariff(
 )
 @click.option("--out", type=click.Path(), help="Run folder (default runs/CASE-strategy).")
 @force_option
+@ac_correction_option
 @_guard
 def strategy(
-    case: str, strategy_name: str, ev_share: float, seed: int, out: str | None, force: bool
+    case: str,
+    strategy_name: str,
+    ev_share: float,
+    seed: int,
+    out: str | None,
+    force: bool,
+    no_ac_correction: bool,
 ) -> None:
     """Stationary-fleet charging strategies (seeds 001 and 002), AC-checked.
 
@@ -785,7 +810,14 @@ def strategy(
 
     c = load_case(case)
     click.echo(f"strategy {strategy_name} on {c.name}: {c.time.steps} steps")
-    run = run_strategy(c, strategy_name, ev_share=ev_share, seed=seed, command=_command_line())
+    run = run_strategy(
+        c,
+        strategy_name,
+        ev_share=ev_share,
+        seed=seed,
+        ac_correction=not no_ac_correction,
+        command=_command_line(),
+    )
     _finish(run, target)
 
 
@@ -809,6 +841,7 @@ def strategy(
     help="Out-of-sample draws per point.",
 )
 @force_option
+@ac_correction_option
 @_guard
 def sweep(
     case: str,
@@ -818,6 +851,7 @@ def sweep(
     scheduler: str | None,
     samples: int,
     force: bool,
+    no_ac_correction: bool,
 ) -> None:
     """Tariff runs over a parameter range on Dask: one run folder per point + sweep.csv
     (timings in sweep.json).
@@ -838,6 +872,7 @@ def sweep(
         workers=workers,
         scheduler=scheduler,
         samples=samples,
+        ac_correction=not no_ac_correction,
         progress=click.echo,
     )
     click.echo(table.to_string(index=False))

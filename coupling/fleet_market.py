@@ -31,14 +31,13 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from cases.case import Case, CaseError
+from coupling.ac_correction import LoopAC
 from coupling.diagnose import worst_excess
-from coupling.grid_jobs import grid_summary, grid_tables
+from coupling.grid_jobs import grid_summary, grid_tables, schedule_state
 from coupling.lifting import lifted
 from coupling.loop import (
     LimitPrices,
     LoopOptions,
-    evaluate,
-    grid_limits,
     loop_progress,
     run_loop,
     solve_independently,
@@ -47,8 +46,7 @@ from coupling.runfolder import Run
 from coupling.strategy_job import LOSS_PROXY, UNSERVED_COST
 from power.ac_check import ac_check
 from power.fleet import Fleet, FleetOptions, add_fleet, bus_load, fleet_results
-from power.results import GridState
-from power.sensitivity import sensitivities
+from power.limits import LinearGrid, effective_limits, fixed_q_flows, net_load
 from power.solve import solve
 
 
@@ -104,10 +102,13 @@ def run_fleet_market(
     case: Case,
     loop_opts: LoopOptions = LoopOptions(),
     *,
+    ac_correction: bool = True,
     command: str = "tariff",
     progress: Callable[[str], None] | None = None,
 ) -> Run:
-    """Preferred schedules -> subgradient capacity market -> final schedules, AC-checked."""
+    """Preferred schedules -> subgradient capacity market -> final schedules, AC-checked;
+    with ``ac_correction`` the market goes on until the AC power flow accepts the schedule
+    (:class:`coupling.ac_correction.LoopAC`)."""
     if case.fleet is None:
         raise CaseError(f"case {case.name!r} has neither EV demand on roads nor a fleet")
     say = progress or (lambda _: None)
@@ -126,8 +127,9 @@ def run_fleet_market(
             m.preferred[t] = pref[t]
         m.weight = m._evtp_weight
     say(f"preferred schedules of {len(fos)} fleet operators planned")
-    sens = sensitivities(f)
-    lim = grid_limits(f, None)
+    q_fixed = fixed_q_flows(f)
+    grid, lim = LinearGrid(f), effective_limits(f, q_fixed)
+    accept = LoopAC(f, q_fixed, None, grid) if ac_correction else None
     bus_pos = f.bus_pos
 
     def respond(bus_tariff: np.ndarray) -> tuple[np.ndarray, dict]:
@@ -144,19 +146,12 @@ def run_fleet_market(
         return ev_bus, out
 
     prices = LimitPrices.zeros(len(f.line_ids), len(f.bus_ids), steps)
-    loop = run_loop(f, sens, lim, prices, respond, loop_opts, loop_progress(say))
+    loop = run_loop(f, grid, lim, prices, respond, loop_opts, loop_progress(say), accept)
     t2 = time.perf_counter()
     sched = pd.concat([loop.responses[fo][1] for fo in fos], ignore_index=True)
     ev_bus = bus_load(sched, case.fleet, f.bus_ids, steps)
-    ev = evaluate(f, sens, lim, ev_bus)
-    q = f.load_q_kvar
-    state = GridState(
-        p_kw=f.tree.sign[:, None] * ev.flow_kw,
-        q_kvar=f.tree.sign[:, None] * np.asarray(sens.downstream @ q),
-        v_pu=np.sqrt(ev.w),
-        p_net_kw=f.load_p_kw - f.renewable_p_kw() + ev_bus,
-        q_net_kvar=q,
-    )
+    state = schedule_state(f, loop.grid, *net_load(f, ev_bus))
+    ev = loop.grid.evaluate(*net_load(f, ev_bus), loop.limits)  # against the loop's limits
     ac = ac_check(f, state.p_net_kw, state.q_net_kvar)
     price = f.price_per_kwh
     energy_cost = float((price * ev_bus.sum(axis=0)).sum() * f.dt_h)
@@ -166,7 +161,7 @@ def run_fleet_market(
             "line": np.repeat(f.line_ids, steps),
             "t": np.tile(np.arange(steps), len(f.line_ids)),
             "shadow_price": mu.reshape(-1),
-            "limit_kw": f.line_p_max_kw.reshape(-1),
+            "limit_kw": loop.limits.flow_up_kw.reshape(-1),
         }
     )
     tariffs = pd.DataFrame(
@@ -190,6 +185,8 @@ def run_fleet_market(
         "iterations": len(loop.history),
         "converged": loop.converged,
         "limit_excess": worst_excess(f, ev, loop_opts.tol_kw, loop_opts.tol_w),
+        "ac_correction": ac_correction,
+        "ac_loop_corrections": accept.corrections if accept is not None else 0,
         "n_ev": case.fleet.n,
         "unserved_kwh": float(sum(pyo.value(m.fleet.unserved_total_kwh) for m in models.values())),
         "build_s": t1 - t0,

@@ -16,8 +16,9 @@ from coupling.runfolder import Run
 from power.ac_check import ACResult, ac_check
 from power.dlmp import dlmp_table
 from power.feeder import Feeder
+from power.limits import LinearGrid, effective_limits, fixed_q_flows, net_load
 from power.lindistflow import GridOptions, Margins, add_lindistflow
-from power.results import GridState, grid_state, line_loading, long_table
+from power.results import GridState, line_loading, long_table
 from power.sensitivity import Sensitivities, sensitivities
 from power.solve import SolveError, solve
 from robust.sets import OutOfSample, SetKind, evaluate_out_of_sample, sample_deviations
@@ -25,17 +26,28 @@ from robust.uncertainty import Uncertainty
 
 
 def linear_powerflow(feeder: Feeder) -> GridState:
-    """LinDistFlow power flow with the fixed loads and renewables, by the sensitivity maps.
+    """LinDistFlow power flow with the fixed loads and renewables (the linear evaluator).
 
     Generators are not dispatched (0 kW); the slack bus supplies the balance.
     """
-    sens = sensitivities(feeder)
-    p_net = feeder.load_p_kw - feeder.renewable_p_kw()
-    q_net = feeder.load_q_kvar
-    p_flow = sens.line_flows_kw(p_net)
-    q_flow = sens.line_flows_kw(q_net)
-    w = sens.squared_voltages(p_net, q_net, feeder.v_slack_pu)
-    return GridState(p_kw=p_flow, q_kvar=q_flow, v_pu=np.sqrt(w), p_net_kw=p_net, q_net_kvar=q_net)
+    return schedule_state(feeder, LinearGrid(feeder), *net_load(feeder))
+
+
+def schedule_state(
+    feeder: Feeder, grid: LinearGrid, p_net_kw: np.ndarray, q_net_kvar: np.ndarray
+) -> GridState:
+    """Linear grid state (stored-direction flows, voltages) of a net-load schedule."""
+    flow = grid.flows(p_net_kw)
+    q = np.asarray(grid.downstream @ q_net_kvar)
+    w = grid.squared_voltages(flow, q)
+    sign = feeder.tree.sign[:, None]
+    return GridState(
+        p_kw=sign * flow,
+        q_kvar=sign * q,
+        v_pu=np.sqrt(np.maximum(w, 0.0)),
+        p_net_kw=p_net_kw,
+        q_net_kvar=q_net_kvar,
+    )
 
 
 def grid_tables(feeder: Feeder, state: GridState, ac: ACResult | None) -> dict[str, pd.DataFrame]:
@@ -119,6 +131,7 @@ def run_opf(
     samples: int = 0,
     sample_gamma: float | None = None,
     seed: int = 0,
+    ac_correction: bool = True,
     command: str = "opf",
 ) -> Run:
     """Multi-period (robust) OPF with the case's generators and import; DLMP table, AC check
@@ -126,8 +139,12 @@ def run_opf(
 
     ``gamma`` defaults to the case's ``[robust] gamma``; 0 is the deterministic OPF. The
     realisations are drawn in the set of ``sample_gamma`` (default ``gamma``), so a
-    deterministic schedule can be tested in the robust set.
+    deterministic schedule can be tested in the robust set. ``ac_correction`` corrects the
+    linear model until the schedule keeps the limits in the AC power flow
+    (:mod:`coupling.ac_correction`).
     """
+    from coupling.ac_correction import solve_ac_feasible
+
     f = case.feeder
     gamma = case.gamma if gamma is None else gamma
     t0 = time.perf_counter()
@@ -135,14 +152,17 @@ def run_opf(
     margins = grid_margins(f, sens, case.uncertainty, gamma, uncertainty_set)
     m = build_opf(case, opts, margins)
     t1 = time.perf_counter()
-    res = solve_grid_model(m, f, margins, case.uncertainty)
-    state = grid_state(m.grid, f)
+    acr = solve_ac_feasible(
+        m, m.grid, f, correct=ac_correction, margins=margins, uncertainty=case.uncertainty
+    )
+    res, state, ac = acr.result, acr.state, acr.ac
     tariffs = dlmp_table(m.grid, f, sens, res.duals, res.reduced_costs)
     t2 = time.perf_counter()
-    ac = ac_check(f, state.p_net_kw, state.q_net_kvar)
     s_gamma = gamma if sample_gamma is None else sample_gamma
     oos = (
-        out_of_sample(case, state, sens, s_gamma, uncertainty_set, samples, seed) if samples else {}
+        out_of_sample(case, state, acr, sens, s_gamma, uncertainty_set, samples, seed)
+        if samples
+        else {}
     )
     summary = (
         {
@@ -160,22 +180,28 @@ def run_opf(
             "objective": res.objective,
             "status": res.status,
             "build_s": t1 - t0,
-            "solve_s": res.solve_s,
-            "ac_check_s": time.perf_counter() - t2,
+            "solve_s": sum(r["solve_s"] for r in acr.history),
+            "ac_check_s": acr.ac_s,
+            "reporting_s": time.perf_counter() - t2,
             "steps": f.steps,
             "buses": len(f.bus_ids),
             "lines": len(f.line_ids),
         }
         | grid_summary(f, state, ac)
+        | acr.summary(ac_correction)
         | oos
     )
-    tables = grid_tables(f, state, ac) | {"tariffs": tariffs}
+    tables = grid_tables(f, state, ac) | {
+        "tariffs": tariffs,
+        "ac_correction": pd.DataFrame(acr.history),
+    }
     return Run(summary=summary, tables=tables)
 
 
 def out_of_sample(
     case: Case,
     state: GridState,
+    model: Any,
     sens: Sensitivities,
     gamma: float,
     kind: SetKind,
@@ -186,6 +212,11 @@ def out_of_sample(
     """Violation rate and worst excess of the fixed schedule over ``samples`` realisations;
     a flow limit counts as violated when exceeded by more than ``tol_kw`` (kW).
 
+    ``model`` gives the linear model the schedule was accepted with: ``grid`` (a
+    :class:`power.limits.LinearGrid`, with losses when AC-corrected) and ``tightening`` (the
+    AC tightening or None); the draws are tested against the nominal limits of
+    :func:`power.limits.effective_limits` (fixed Q) less that AC tightening.
+
     ``oos_*``: realisations inside the run's own set (``gamma``, ``kind``) — the guarantee
     check, 0 for a hardened schedule. ``oos_box_*``: realisations anywhere in the full
     forecast-error box ``|delta| <= xi`` of every source — the exposure that a budget below 1
@@ -193,23 +224,21 @@ def out_of_sample(
     """
     f = case.feeder
     src = uncertain_sources(f, case.uncertainty)
-    slack = np.zeros(len(f.bus_ids), bool)
-    slack[f.tree.slack] = True
+    grid = getattr(model, "grid", None) or LinearGrid(f)
+    lim = effective_limits(f, fixed_q_flows(f), getattr(model, "tightening", None))
+    ev = grid.evaluate(state.p_net_kw, state.q_net_kvar, lim)
 
     def draws_in(g: float, k: SetKind) -> OutOfSample:
         return evaluate_out_of_sample(
-            f.tree.sign[:, None] * state.p_kw,
-            state.v_pu**2,
-            f.line_p_max_kw,
-            f.buses["v_min_pu"].to_numpy(float),
-            f.buses["v_max_pu"].to_numpy(float),
+            ev.flow_kw,
+            ev.w,
+            lim,
             sens.downstream,
             sens.r_shared,
             sens.x_shared,
             src,
             sample_deviations(src, g, k, samples, seed),
             tol_kw=tol_kw,
-            free_buses=slack,
         )
 
     out: dict[str, Any] = {"oos_tol_kw": tol_kw}

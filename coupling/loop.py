@@ -3,12 +3,15 @@
 State: prices of the grid limits, in currency/kWh per unit of the limited quantity —
 ``mu_up``/``mu_down`` (lines x steps) for the upper/lower downstream-flow limits and
 ``nu_low``/``nu_high`` (buses x steps) for the lower/upper squared-voltage limits. The
-tariff at bus j is ``R_j = sum_l D[l, j] (mu_up - mu_down)_l + 2 sum_k R[k, j] (nu_low -
-nu_high)_k`` — exactly the congestion + voltage parts of the DLMP when the prices are the
-DSO's bound duals (see :mod:`power.dlmp`).
+tariff at bus j is ``R_j = c_t (F_j - 1) + sum_l D[l, j] (mu_up - mu_down)_l + 2 sum_k
+R[k, j] (nu_low - nu_high)_k`` — exactly the loss, congestion and voltage parts of the DLMP
+when the prices are the DSO's bound duals (see :mod:`power.dlmp`; ``F = 1`` and the lossless
+D, R without AC correction, their loss-aware forms with it).
 
 Loop: tariffs -> every EVA solves its own problem (in parallel threads) -> the sum of their
-station loads is evaluated on the (robust) grid with the sensitivity maps -> if a limit is
+station loads is evaluated on the (robust) grid with the linear evaluator of
+:mod:`power.limits` (and, once it passes, with the AC power flow, which may correct the
+linear model and its limits, :mod:`coupling.ac_correction`) -> if a limit is
 exceeded by more than the tolerance, projected subgradient step on every limit price,
 ``mu <- [mu + alpha_k * (quantity - limit)]^+`` with ``alpha_k = alpha`` (constant, seed 000)
 or ``alpha / sqrt(k)`` (diminishing) -> repeat. Stop when no limit is exceeded.
@@ -29,7 +32,7 @@ from typing import Any, Literal
 import numpy as np
 
 from power.feeder import Feeder
-from power.sensitivity import Sensitivities
+from power.limits import Limits, LinearGrid, net_load
 
 
 @dataclass(frozen=True)
@@ -75,75 +78,16 @@ class LimitPrices:
             np.maximum(-rc_w, 0.0) / dt_h,
         )
 
-    def bus_tariff(self, sens: Sensitivities) -> np.ndarray:
-        """Tariff per bus and step (currency/kWh), congestion + voltage parts."""
-        cong = sens.downstream.T @ (self.mu_up - self.mu_down)
-        volt = 2.0 * sens.r_shared.T @ (self.nu_low - self.nu_high)
-        return np.asarray(cong) + volt
+    def bus_tariff(self, grid: LinearGrid, price_per_kwh: np.ndarray) -> np.ndarray:
+        """Tariff per bus and step (currency/kWh): the loss part (energy price times the loss
+        factor, 0 without losses), congestion and voltage parts, on the linear model
+        ``grid``."""
+        cong, volt = grid.bus_prices(self.mu_up - self.mu_down, self.nu_low - self.nu_high)
+        return price_per_kwh[None, :] * grid.loss_factor() + cong + volt
 
 
-@dataclass(frozen=True)
-class GridLimits:
-    """Effective (robust) limits: flow_up, flow_down (lines x steps, kW, >= 0 magnitudes),
-    w_min, w_max (buses x steps, pu^2); ``free`` marks buses without voltage limits."""
-
-    flow_up: np.ndarray
-    flow_down: np.ndarray
-    w_min: np.ndarray
-    w_max: np.ndarray
-    free: np.ndarray
-
-
-def grid_limits(feeder: Feeder, margins) -> GridLimits:
-    """Limits of the LinDistFlow block tightened by ``margins`` (or not, when None)."""
-    fmax = feeder.line_p_max_kw
-    vmin2 = np.repeat(feeder.buses["v_min_pu"].to_numpy(float)[:, None] ** 2, feeder.steps, 1)
-    vmax2 = np.repeat(feeder.buses["v_max_pu"].to_numpy(float)[:, None] ** 2, feeder.steps, 1)
-    free = np.zeros(len(feeder.bus_ids), bool)
-    free[feeder.tree.slack] = True
-    if margins is None:
-        return GridLimits(fmax, fmax.copy(), vmin2, vmax2, free)
-    return GridLimits(
-        fmax - margins.flow_up_kw,
-        fmax - margins.flow_down_kw,
-        vmin2 + margins.w_low,
-        vmax2 - margins.w_high,
-        free,
-    )
-
-
-@dataclass(frozen=True)
-class GridEvaluation:
-    """Downstream flows (kW), squared voltages (pu^2) and excesses of a net-load schedule."""
-
-    flow_kw: np.ndarray
-    w: np.ndarray
-    ex_up: np.ndarray
-    ex_down: np.ndarray
-    ex_low: np.ndarray
-    ex_high: np.ndarray
-
-    @property
-    def max_flow_excess_kw(self) -> float:
-        return float(max(self.ex_up.max(initial=0.0), self.ex_down.max(initial=0.0)))
-
-    @property
-    def max_w_excess(self) -> float:
-        return float(max(self.ex_low.max(initial=0.0), self.ex_high.max(initial=0.0)))
-
-
-def evaluate(
-    feeder: Feeder, sens: Sensitivities, lim: GridLimits, ev_bus_kw: np.ndarray
-) -> GridEvaluation:
-    """Evaluate base load plus EV load per bus (buses x steps, kW) on the linear grid."""
-    p = feeder.load_p_kw - feeder.renewable_p_kw() + ev_bus_kw
-    q = feeder.load_q_kvar
-    flow = np.asarray(sens.downstream @ p)
-    w = sens.squared_voltages(p, q, feeder.v_slack_pu)
-    ex_low = lim.w_min - w
-    ex_high = w - lim.w_max
-    ex_low[lim.free] = ex_high[lim.free] = -np.inf
-    return GridEvaluation(flow, w, flow - lim.flow_up, -flow - lim.flow_down, ex_low, ex_high)
+# (p_net, q_net) -> (AC-feasible, linear model, limits, figures for the loop table)
+ACAccept = Callable[[np.ndarray, np.ndarray], tuple[bool, LinearGrid, Limits, dict]]
 
 
 def loop_progress(say: Callable[[str], None]) -> Callable[[dict], None]:
@@ -173,39 +117,54 @@ def solve_independently(
 
 @dataclass
 class LoopResult:
-    """Outcome of the loop: final prices and tariffs, EVA responses, iteration history."""
+    """Outcome of the loop: final prices and tariffs, EVA responses, iteration history, and
+    the linear model and limits the final schedule was accepted with."""
 
     prices: LimitPrices
     bus_tariff: np.ndarray
     responses: dict
     history: list[dict] = field(default_factory=list)
     converged: bool = False
+    grid: LinearGrid | None = None
+    limits: Limits | None = None
 
 
 def run_loop(
     feeder: Feeder,
-    sens: Sensitivities,
-    lim: GridLimits,
+    grid: LinearGrid,
+    lim: Limits,
     prices: LimitPrices,
     respond: Callable[[np.ndarray], tuple[np.ndarray, dict]],
     opts: LoopOptions,
     progress: Callable[[dict], None] | None = None,
+    ac_accept: ACAccept | None = None,
 ) -> LoopResult:
     """Iterate tariffs and aggregator responses until no grid limit is exceeded.
 
     ``respond(bus_tariff)`` solves every aggregator against the tariff per bus and step
     (currency/kWh) and returns the summed EV load per bus and step (kW) and the responses.
+    The summed loads are evaluated on the linear model ``grid`` against ``lim``. With
+    ``ac_accept``, a schedule that passes is AC-checked too: when the AC power flow finds a
+    limit exceeded, the loop goes on with the corrected model and limits it returns.
     """
     history: list[dict] = []
     converged = False
     responses: dict = {}
-    tariff = prices.bus_tariff(sens)
+    price = feeder.price_per_kwh
+    tariff = prices.bus_tariff(grid, price)
     for k in range(1, opts.max_iter + 1):
         t0 = time.perf_counter()
         ev_bus, responses = respond(tariff)
         t1 = time.perf_counter()
-        ev = evaluate(feeder, sens, lim, ev_bus)
+        p_net, q_net = net_load(feeder, ev_bus)
+        ev = grid.evaluate(p_net, q_net, lim)
         violated = ev.max_flow_excess_kw > opts.tol_kw or ev.max_w_excess > opts.tol_w
+        extra: dict = {}
+        if not violated and ac_accept is not None:
+            ok, grid, lim, extra = ac_accept(p_net, q_net)
+            if not ok:
+                violated = True
+                ev = grid.evaluate(p_net, q_net, lim)  # the corrected model's excesses
         change = 0.0
         if violated and k < opts.max_iter:
             a = 1.0 if opts.step_rule == "constant" else 1.0 / np.sqrt(k)
@@ -215,7 +174,7 @@ def run_loop(
             high = np.where(np.isfinite(ev.ex_high), ev.ex_high, 0.0)
             prices.nu_low = np.maximum(prices.nu_low + a * opts.step_w * low, 0.0)
             prices.nu_high = np.maximum(prices.nu_high + a * opts.step_w * high, 0.0)
-            new = prices.bus_tariff(sens)
+            new = prices.bus_tariff(grid, price)
             change = float(np.abs(new - tariff).max(initial=0.0))
         row = {
             "iteration": k,
@@ -224,7 +183,7 @@ def run_loop(
             "price_change": change,
             "eva_s": t1 - t0,
             "wall_s": time.perf_counter() - t0,
-        }
+        } | extra
         history.append(row)
         if progress is not None:
             progress(row)
@@ -233,4 +192,4 @@ def run_loop(
             break
         if k < opts.max_iter:
             tariff = new
-    return LoopResult(prices, tariff, responses, history, converged)
+    return LoopResult(prices, tariff, responses, history, converged, grid, lim)

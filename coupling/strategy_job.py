@@ -20,14 +20,16 @@ reached is unserved energy, priced at ``UNSERVED_COST`` per kWh and reported.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyomo.environ as pyo
 
 from cases.case import Case, CaseError
-from coupling.grid_jobs import grid_summary, grid_tables, linear_powerflow, solve_grid_model
+from coupling.ac_correction import solve_ac_feasible
+from coupling.grid_jobs import grid_summary, grid_tables, schedule_state, solve_grid_model
 from coupling.lifting import lifted
 from coupling.runfolder import Run
 from power.ac_check import ac_check
@@ -40,9 +42,9 @@ from power.fleet import (
     fleet_results,
     uncoordinated_schedule,
 )
+from power.limits import LinearGrid, effective_limits, fixed_q_flows, net_load
 from power.lindistflow import GridOptions, add_lindistflow
-from power.results import grid_state, line_loading
-from power.sensitivity import sensitivities
+from power.results import line_loading
 from power.solve import solve
 
 UNSERVED_COST = 10.0  # currency per kWh of missed departure target
@@ -133,9 +135,13 @@ def run_strategy(
     *,
     ev_share: float = 1.0,
     seed: int = 0,
+    ac_correction: bool = True,
     command: str = "strategy",
 ) -> Run:
-    """Run one strategy on the case's fleet; AC-check the schedule; tables and summary."""
+    """Run one strategy on the case's fleet; AC-check the schedule; tables and summary.
+
+    Strategies with grid limits are corrected until the schedule keeps them in the AC power
+    flow (``ac_correction``, :mod:`coupling.ac_correction`); the others only report."""
     if case.fleet is None:
         raise CaseError(f"case {case.name!r} has no stationary fleet (fleet/evs.csv)")
     if strategy not in STRATEGIES:
@@ -145,7 +151,7 @@ def run_strategy(
     fleet = fleet_share(case.fleet, ev_share, seed)
     t0 = time.perf_counter()
     tables: dict[str, Any] = {}
-    res = None
+    res = acr = None
     if not s.optimise:
         sched = uncoordinated_schedule(fleet, f.dt_h)
         t1 = time.perf_counter()
@@ -161,22 +167,23 @@ def run_strategy(
     else:
         m = build_strategy_model(case, fleet, s)
         t1 = time.perf_counter()
-        res = solve_grid_model(m, f, duals=s.limits)
+        if s.limits:
+            acr = solve_ac_feasible(m, m.grid, f, correct=ac_correction, duals=True)
+            res = acr.result
+        else:
+            res = solve_grid_model(m, f, duals=False)
         sched = fleet_results(m.fleet, fleet)
         unserved = float(pyo.value(m.fleet.unserved_total_kwh))
     ev_p = bus_load(sched, fleet, f.bus_ids, f.steps, "p_kw")
     ev_q = bus_load(sched, fleet, f.bus_ids, f.steps, "q_kvar")
-    if s.limits:
-        state = grid_state(m.grid, f)
-        if res is not None and res.duals is not None:
-            tables["tariffs"] = dlmp_table(
-                m.grid, f, sensitivities(f), res.duals, res.reduced_costs
-            )
-    else:
-        loaded = replace(f, loads=_with_extra(f, ev_p, ev_q))
-        state = linear_powerflow(loaded)
     t2 = time.perf_counter()
-    ac = ac_check(f, state.p_net_kw, state.q_net_kvar)
+    if acr is not None:
+        state, ac = acr.state, acr.ac
+        tables["tariffs"] = dlmp_table(m.grid, f, None, res.duals, res.reduced_costs)
+        tables["ac_correction"] = pd.DataFrame(acr.history)
+    else:
+        state = schedule_state(f, LinearGrid(f), *net_load(f, ev_p, ev_q))
+        ac = ac_check(f, state.p_net_kw, state.q_net_kvar)
     energy_cost = float((f.price_per_kwh * ev_p.sum(axis=0)).sum() * f.dt_h)
     tables = {"fleet": sched} | grid_tables(f, state, ac) | tables
     summary = {
@@ -190,30 +197,21 @@ def run_strategy(
         "steps": f.steps,
         "status": res.status if res is not None else "schedule",
         "build_s": t1 - t0,
-        "solve_s": res.solve_s if res is not None else 0.0,
+        "solve_s": (
+            sum(r["solve_s"] for r in acr.history)
+            if acr is not None
+            else res.solve_s
+            if res is not None
+            else 0.0
+        ),
         "handover_s": res.handover_s if res is not None else 0.0,
-        "ac_check_s": time.perf_counter() - t2,
+        "ac_check_s": acr.ac_s if acr is not None else time.perf_counter() - t2,
         "discharged_kwh": float(-sched.p_kw.clip(upper=0).sum() * f.dt_h),
         "charged_kwh": float(sched.p_kw.clip(lower=0).sum() * f.dt_h),
     } | grid_summary(f, state, ac)
+    if acr is not None:
+        summary |= acr.summary(ac_correction)
     return Run(summary=summary, tables=tables)
-
-
-def _with_extra(f, ev_p: np.ndarray, ev_q: np.ndarray):
-    """Loads table of ``f`` plus EV load per bus and step."""
-    import pandas as pd
-
-    p = f.load_p_kw + ev_p
-    q = f.load_q_kvar + ev_q
-    rows = np.flatnonzero((p != 0).any(axis=1) | (q != 0).any(axis=1))
-    return pd.DataFrame(
-        {
-            "bus": np.repeat(np.asarray(f.bus_ids, dtype=object)[rows], f.steps),
-            "t": np.tile(np.arange(f.steps), len(rows)),
-            "p_kw": p[rows].reshape(-1),
-            "q_kvar": q[rows].reshape(-1),
-        }
-    )
 
 
 def hosting_capacity(
@@ -247,14 +245,14 @@ def run_strategy_state(case: Case, strategy: str, share: float, seed: int) -> di
         sched = uncoordinated_schedule(fleet, f.dt_h)
     ev_p = bus_load(sched, fleet, f.bus_ids, f.steps, "p_kw")
     ev_q = bus_load(sched, fleet, f.bus_ids, f.steps, "q_kvar")
-    state = linear_powerflow(replace(f, loads=_with_extra(f, ev_p, ev_q)))
-    v_min = f.buses["v_min_pu"].to_numpy(float)[:, None]
-    v_max = f.buses["v_max_pu"].to_numpy(float)[:, None]
-    viol = np.maximum(v_min - state.v_pu, state.v_pu - v_max).max()
+    p_net, q_net = net_load(f, ev_p, ev_q)
+    grid = LinearGrid(f)
+    ev = grid.evaluate(p_net, q_net, effective_limits(f, fixed_q_flows(f)))
+    state = schedule_state(f, grid, p_net, q_net)
     return {
         "max_line_loading": float(
             line_loading(state.p_kw, state.q_kvar, f.line_p_max_kw, f.line_s_max_kva).max()
         ),
         "min_voltage_pu": float(state.v_pu.min()),
-        "voltage_violation_pu": float(max(viol, 0.0)),
+        "voltage_violation_pu": ev.max_voltage_excess_pu,
     }

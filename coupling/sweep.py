@@ -141,36 +141,48 @@ def point_label(name: str, value: float) -> str:
     return f"{name}={short if float(short) == value else repr(float(value))}"
 
 
-def _point(case_spec: str, name: str, value: float, samples: int):
+def _point(case_spec: str, name: str, value: float, samples: int, ac_correction: bool = True):
     from coupling.tariff_job import TariffOptions, loop_options
 
     case = with_param(load_case(case_spec), name, value)
     # the loop options of `evtp tariff CASE`; one core per Dask worker
-    return case, TariffOptions(samples=samples, parallel=False, loop=loop_options(case))
+    opts = TariffOptions(
+        samples=samples, parallel=False, loop=loop_options(case), ac_correction=ac_correction
+    )
+    return case, opts
 
 
 def _command(name: str, value: float) -> str:
     return f"evtp sweep {point_label(name, value)}"
 
 
-def solve_point(case_spec: str, name: str, value: float, samples: int) -> Any:
+def solve_point(
+    case_spec: str, name: str, value: float, samples: int, ac_correction: bool = True
+) -> Any:
     """Stage 1 of a point: the optimisation (a :class:`~coupling.tariff_job.TariffSolution`);
     a fleet-market case (seed 000) runs whole here and returns its :class:`Run`."""
     from coupling.tariff_job import is_fleet_market, run_tariff, solve_tariff
 
-    case, opts = _point(case_spec, name, value, samples)
+    case, opts = _point(case_spec, name, value, samples, ac_correction)
     if is_fleet_market(case):
         return run_tariff(case, opts, command=_command(name, value))
     return solve_tariff(case, opts)
 
 
-def finish_point(case_spec: str, name: str, value: float, samples: int, solved: Any) -> Run:
+def finish_point(
+    case_spec: str,
+    name: str,
+    value: float,
+    samples: int,
+    solved: Any,
+    ac_correction: bool = True,
+) -> Run:
     """Stage 2 of a point: AC check, out-of-sample evaluation, tables and summary."""
     from coupling.tariff_job import finish_tariff
 
     if isinstance(solved, Run):
         return solved
-    case, opts = _point(case_spec, name, value, samples)
+    case, opts = _point(case_spec, name, value, samples, ac_correction)
     return finish_tariff(case, opts, solved, command=_command(name, value))
 
 
@@ -203,11 +215,17 @@ def write_point(run: Run, pngs: dict[str, bytes], folder: Path, name: str, value
     return row
 
 
-def run_point(case_spec: str, name: str, value: float, folder: str, samples: int) -> dict[str, Any]:
+def run_point(
+    case_spec: str,
+    name: str,
+    value: float,
+    folder: str,
+    samples: int,
+    ac_correction: bool = True,
+) -> dict[str, Any]:
     """One sweep point in this process (every stage); return the sweep row."""
-    run = finish_point(
-        case_spec, name, value, samples, solve_point(case_spec, name, value, samples)
-    )
+    solved = solve_point(case_spec, name, value, samples, ac_correction)
+    run = finish_point(case_spec, name, value, samples, solved, ac_correction)
     pngs = {f: render_figure(f, run.tables[_table_of(f)]) for f in _figure_names(run)}
     return write_point(run, pngs, Path(folder), name, value)
 
@@ -228,6 +246,7 @@ def _run_stages(
     samples: int,
     folder: Path,
     say: Callable[[str], None],
+    ac_correction: bool = True,
 ) -> list[dict[str, Any]]:
     """Run every point's stages on ``client``; write each point folder as it completes.
 
@@ -262,13 +281,14 @@ def _run_stages(
         say(f"[{len(rows)}/{len(values)}] {label}: objective {rows[-1]['objective']:.2f}")
 
     for i, v in enumerate(values):
-        heapq.heappush(ready, (0, i, "", (spec, name, v, samples)))
+        heapq.heappush(ready, (0, i, "", (spec, name, v, samples, ac_correction)))
     launch()
     for fut in done:
         stage, i, fig = inflight.pop(fut.key)
         result = fut.result()
         if stage == 0 and not isinstance(result, Run):
-            heapq.heappush(ready, (1, i, "", (spec, name, values[i], samples, result)))
+            args = (spec, name, values[i], samples, result, ac_correction)
+            heapq.heappush(ready, (1, i, "", args))
         elif stage in (0, 1):  # a report (a fleet-market point is reported by stage 0)
             runs[i], pngs[i] = result, {}
             figs = _figure_names(result)
@@ -314,6 +334,7 @@ def run_sweep(
     workers: int = 2,
     scheduler: str | None = None,
     samples: int = 0,
+    ac_correction: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
     """Run every point of ``param`` on Dask and write the sweep folder ``out`` atomically.
@@ -345,7 +366,7 @@ def run_sweep(
             # of the runs themselves, comparable between worker counts
             client.run(_warm_up, spec)
             t0 = time.perf_counter()
-            rows = _run_stages(client, spec, name, values, samples, tmp, say)
+            rows = _run_stages(client, spec, name, values, samples, tmp, say, ac_correction)
             wall = time.perf_counter() - t0
             table = pd.DataFrame(rows).sort_values(name, ignore_index=True)
             timings = {

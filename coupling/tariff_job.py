@@ -12,6 +12,7 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from cases.case import Case
+from coupling.ac_correction import LoopAC, solve_ac_feasible
 from coupling.diagnose import unserved_by_od, worst_excess
 from coupling.dso import (
     MarketParams,
@@ -22,13 +23,10 @@ from coupling.dso import (
     station_ids,
     station_loads,
 )
-from coupling.grid_jobs import grid_summary, grid_tables, out_of_sample, solve_grid_model
+from coupling.grid_jobs import grid_summary, grid_tables, out_of_sample, schedule_state
 from coupling.loop import (
-    GridLimits,
     LimitPrices,
     LoopOptions,
-    evaluate,
-    grid_limits,
     loop_progress,
     run_loop,
     solve_independently,
@@ -37,8 +35,9 @@ from coupling.robust_grid import grid_margins
 from coupling.runfolder import Run
 from coupling.traffic_job import case_paths
 from power.ac_check import ac_check
+from power.correction import ACTightening
 from power.dlmp import dlmp_arrays, dual_matrix
-from power.results import GridState
+from power.limits import Limits, LinearGrid, net_load
 from power.sensitivity import sensitivities
 from power.solve import solve
 from robust.sets import SetKind
@@ -56,6 +55,7 @@ class TariffOptions:
     seed: int = 0
     loop: LoopOptions = LoopOptions()
     parallel: bool = True  # aggregators in parallel threads
+    ac_correction: bool = True  # AC-corrected DSO stage and loop acceptance
 
 
 def loop_options(case: Case, **overrides: Any) -> LoopOptions:
@@ -88,9 +88,13 @@ class TariffSolution:
     arrays and tables (no Pyomo objects), so that a sweep can run the two stages as separate
     Dask tasks on different workers.
 
-    gamma : the robust budget used. limits : the (robust) limits the loop evaluated against.
+    gamma : the robust budget used. limits : the (robust, AC-corrected) limits the loop
+    evaluated against, on the linear model ``grid`` (with losses when AC-corrected);
+    tightening : the AC tightening in them (None uncorrected). ac_history : the DSO stage's
+    AC-correction rows.
     loads, central_loads : (stations x steps) aggregators' final and the DSO's loads (kW).
-    dlmp : bus x step arrays ``dlmp``, ``energy``, ``congestion``, ``voltage`` (currency/kWh).
+    dlmp : bus x step arrays ``dlmp``, ``energy``, ``loss``, ``congestion``, ``voltage``
+    (currency/kWh).
     bus_tariff : (buses x steps) final tariff (currency/kWh). central, decentral : (travel,
     charging) costs. history, converged : the loop's rows and outcome. stations, paths : the
     aggregators' summed station and path tables. arrival_shortfall, unserved : vehicles.
@@ -98,7 +102,10 @@ class TariffSolution:
     """
 
     gamma: float
-    limits: GridLimits
+    limits: Limits
+    grid: LinearGrid
+    tightening: ACTightening | None
+    ac_history: list[dict]
     loads: np.ndarray
     central_loads: np.ndarray
     dlmp: dict[str, np.ndarray]
@@ -138,10 +145,16 @@ def solve_tariff(
     dso = build_dso(case, paths, margins, mp)
     evas = {a: build_eva(case, paths, a, mp) for a in aggs}
     t1 = time.perf_counter()
-    res = solve_grid_model(dso, f, margins, case.uncertainty)
+    acr = solve_ac_feasible(
+        dso, dso.grid, f, correct=opts.ac_correction, margins=margins, uncertainty=case.uncertainty
+    )
+    res = acr.result
     t2 = time.perf_counter()
-    say(f"DSO problem solved: objective {res.objective:.2f} ({t2 - t1:.2f} s)")
-    d = dlmp_arrays(dso.grid, f, sens, res.duals, res.reduced_costs)
+    say(
+        f"DSO problem solved: objective {res.objective:.2f} ({t2 - t1:.2f} s"
+        + (f", {acr.resolves} AC re-solves)" if acr.resolves else ")")
+    )
+    d = dlmp_arrays(dso.grid, f, None, res.duals, res.reduced_costs)
     central_loads = station_loads(dso.station_p_kw, stations, steps)
     c_travel = sum(
         pyo.value(dso.eva[a].travel_cost) + pyo.value(dso.eva[a].arrival_penalty) for a in aggs
@@ -173,8 +186,12 @@ def solve_tariff(
             out[a] = (results[a], loads)
         return ev_bus, out
 
-    lim = grid_limits(f, margins)
-    loop = run_loop(f, sens, lim, prices, respond, opts.loop, loop_progress(say))
+    accept = (
+        LoopAC(f, dso.grid.q_fixed_kvar, margins, acr.grid, acr.tightening)
+        if opts.ac_correction
+        else None
+    )
+    loop = run_loop(f, acr.grid, acr.limits, prices, respond, opts.loop, loop_progress(say), accept)
     t3 = time.perf_counter()
 
     # final schedule: the aggregators' last responses
@@ -183,10 +200,13 @@ def solve_tariff(
     d_travel = sum(r.travel_cost + r.arrival_penalty for r in dres.values())
     return TariffSolution(
         gamma=gamma,
-        limits=lim,
+        limits=loop.limits,
+        grid=loop.grid,
+        tightening=accept.tightening if accept is not None else None,
+        ac_history=acr.history,
         loads=loads,
         central_loads=central_loads,
-        dlmp={k: d[k] for k in ("dlmp", "energy", "congestion", "voltage")},
+        dlmp={k: d[k] for k in ("dlmp", "energy", "loss", "congestion", "voltage")},
         bus_tariff=loop.bus_tariff,
         central=central,
         decentral=ev_cost(d_travel, 0.0, loads, price, mp, dt),
@@ -224,21 +244,15 @@ def finish_tariff(
     sens = sensitivities(f)
     ev_bus = np.zeros((len(f.bus_ids), steps))
     np.add.at(ev_bus, bus_idx, sol.loads)
-    ev = evaluate(f, sens, sol.limits, ev_bus)
-    p_net = f.load_p_kw - f.renewable_p_kw() + ev_bus
-    state = GridState(
-        p_kw=f.tree.sign[:, None] * ev.flow_kw,
-        q_kvar=f.tree.sign[:, None] * np.asarray(sens.downstream @ f.load_q_kvar),
-        v_pu=np.sqrt(ev.w),
-        p_net_kw=p_net,
-        q_net_kvar=f.load_q_kvar,
-    )
+    state = schedule_state(f, sol.grid, *net_load(f, ev_bus))
+    ev = sol.grid.evaluate(*net_load(f, ev_bus), sol.limits)  # against the loop's limits
     ac = ac_check(f, state.p_net_kw, state.q_net_kvar)
     oos = (
         # violated = beyond the loop's tolerance, the one by which it accepted the schedule
         out_of_sample(
             case,
             state,
+            sol,
             sens,
             sol.gamma,
             opts.uncertainty_set,
@@ -264,6 +278,7 @@ def finish_tariff(
         "stations": sol.stations,
         "paths": sol.paths,
         "loop": pd.DataFrame(sol.history),
+        "ac_correction": pd.DataFrame(sol.ac_history),
     }
     tm = sol.timings
     summary: dict[str, Any] = (
@@ -281,6 +296,7 @@ def finish_tariff(
                 "step_rule": opts.loop.step_rule,
                 "samples": opts.samples,
                 "seed": opts.seed,
+                "ac_correction": opts.ac_correction,
             },
             "objective": sum(sol.decentral),
             "travel_cost": sol.decentral[0],
@@ -301,6 +317,10 @@ def finish_tariff(
             ),
             "arrival_shortfall": sol.arrival_shortfall,
             "unserved_vehicles_by_od": sol.unserved,
+            "ac_correction": opts.ac_correction,
+            "ac_resolves": len(sol.ac_history) - 1,
+            "ac_loop_corrections": sum(bool(r.get("ac_corrected")) for r in sol.history),
+            "ac_correction_iterations": sol.ac_history,
         }
         | grid_summary(f, state, ac)
         | oos
@@ -330,6 +350,12 @@ def run_tariff(
     if is_fleet_market(case):
         from coupling.fleet_market import run_fleet_market
 
-        return run_fleet_market(case, opts.loop, command=command, progress=progress)
+        return run_fleet_market(
+            case,
+            opts.loop,
+            ac_correction=opts.ac_correction,
+            command=command,
+            progress=progress,
+        )
     sol = solve_tariff(case, opts, progress=progress)
     return finish_tariff(case, opts, sol, command=command)

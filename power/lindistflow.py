@@ -33,7 +33,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import pyomo.environ as pyo
@@ -41,6 +41,13 @@ from pyomo.common.gc_manager import PauseGC
 from pyomo.core.expr.numeric_expr import LinearExpression
 
 from power.feeder import Feeder, FeederTree
+from power.limits import (
+    Limits,
+    LinearGrid,
+    Tightening,
+    effective_limits,
+    fixed_q_flows,
+)
 
 
 @dataclass(frozen=True)
@@ -59,18 +66,9 @@ class GridOptions:
     allow_export: bool = True
 
 
-class Margins(Protocol):
-    """Robust tightening of the bounds (all >= 0), e.g. :class:`robust.sets.RobustMargins`.
-
-    flow_up_kw, flow_down_kw : (lines x steps) margins on the downstream flow's upper and
-        lower limit (kW). w_low, w_high : (buses x steps) margins on the squared voltage
-        (pu^2) at its lower and upper limit.
-    """
-
-    flow_up_kw: np.ndarray
-    flow_down_kw: np.ndarray
-    w_low: np.ndarray
-    w_high: np.ndarray
+# robust bound tightening (all >= 0), e.g. :class:`robust.sets.RobustMargins`: see
+# :class:`power.limits.Tightening`
+Margins = Tightening
 
 
 Extra = Mapping[tuple[str, int], Any]
@@ -123,22 +121,17 @@ def add_lindistflow(
     # Q flows are variables only where something couples to them (reactive devices or the
     # S polygon); otherwise they are fixed by the loads of a radial feeder
     q_free = extra_q_kvar is not None or (opts.thermal == "polygon" and opts.limits)
-    q_fixed = None if q_free else _downstream_sums(tree, feeder.load_q_kvar)
-    # downstream limits, per line and step; with fixed Q an apparent-power rating is the
+    q_fixed = None if q_free else fixed_q_flows(feeder)
+    # the one limits path (power/limits.py); with fixed Q an apparent-power rating is the
     # exact P bound sqrt(S^2 - Q^2) (no polygon rows needed)
-    fmax = feeder.line_p_max_kw * 1.0
-    s_rating = feeder.line_s_max_kva
-    if q_fixed is not None and s_rating is not None:
-        p_s = np.sqrt(np.maximum(s_rating[:, None] ** 2 - q_fixed**2, 0.0))
-        fmax = np.minimum(fmax, p_s)
-    up, down = fmax.copy(), fmax.copy()
-    vmin2 = np.repeat(feeder.buses["v_min_pu"].to_numpy(float)[:, None] ** 2, feeder.steps, 1)
-    vmax2 = np.repeat(feeder.buses["v_max_pu"].to_numpy(float)[:, None] ** 2, feeder.steps, 1)
-    if margins is not None:
-        up, down = up - margins.flow_up_kw, down - margins.flow_down_kw
-        vmin2, vmax2 = vmin2 + margins.w_low, vmax2 - margins.w_high
+    lim = effective_limits(feeder, q_fixed, margins)
+    blk.q_fixed_kvar = q_fixed
+    blk.margins = margins
+    blk.limits_on = opts.limits
+    blk.linear_grid = LinearGrid(feeder)
     lpos = {line: i for i, line in enumerate(lines)}
     bpos = feeder.bus_pos
+    up, down, vmin2, vmax2 = lim.flow_up_kw, lim.flow_down_kw, lim.w_min, lim.w_max
 
     def p_bounds(_, line, t):
         if not opts.limits:
@@ -176,8 +169,9 @@ def add_lindistflow(
     load_p = feeder.load_p_kw - feeder.renewable_p_kw()
     load_q = feeder.load_q_kvar
 
-    def balance(flow, imp, gen_var, extra, rhs):
-        """inflow - outflow (+ generation) - extra load == load - renewables."""
+    def balance(flow, imp, gen_var, extra, rhs, loss=None):
+        """inflow - outflow (+ generation) - extra load (- linearised loss a + b inflow of
+        the line feeding the bus) == load - renewables."""
 
         def rule(_, bus, t):
             i = bpos[bus]
@@ -185,6 +179,11 @@ def add_lindistflow(
             vs = [imp[t] if pl is None else flow[pl, t]]
             vs += [flow[c, t] for c in children[i]]
             coefs = [1.0] + [-1.0] * len(children[i])
+            const = float(rhs[i, t])
+            if loss is not None and pl is not None:
+                li = lpos[pl]
+                coefs[0] = 1.0 - float(loss.loss_b[li, t])
+                const += float(loss.loss_a_kw[li, t])
             if gen_var is not None:
                 g_at = gens_at.get(bus, ())
                 vs += [gen_var[g, t] for g in g_at]
@@ -192,13 +191,15 @@ def add_lindistflow(
             e = LinearExpression(constant=0.0, linear_coefs=coefs, linear_vars=vs)
             if (bus, t) in extra:
                 e = e - extra[bus, t]
-            return e == float(rhs[i, t])
+            return e == const
 
         return rule
 
     blk.p_bal = pyo.Constraint(
         blk.B, blk.T, rule=balance(blk.p, blk.p_import, blk.p_gen, extra_p, load_p)
     )
+    # rebuilds p_bal with linearised losses (set_losses)
+    blk.p_bal_rule = lambda loss: balance(blk.p, blk.p_import, blk.p_gen, extra_p, load_p, loss)
     r, x = tree.r_pu_kw, tree.x_pu_kw
     child = [buses[c] for c in tree.child_bus]
     parent = [buses[c] for c in tree.parent_bus]
@@ -273,9 +274,34 @@ def children_pos(tree: FeederTree, bus: int) -> np.ndarray:
     return np.flatnonzero(tree.parent_bus == bus)
 
 
-def _downstream_sums(tree: FeederTree, bus_values: np.ndarray) -> np.ndarray:
-    """Per line: the sum of ``bus_values`` (buses x steps) over the buses below it."""
-    acc = bus_values.astype(float).copy()
-    for b in tree.order[::-1][:-1]:  # leaves first, slack excluded
-        acc[tree.parent_bus[tree.parent_line[b]]] += acc[b]
-    return acc[tree.child_bus]
+def block_limits(blk: pyo.Block, feeder: Feeder, *tightenings: Tightening | None) -> Limits:
+    """The limits of a LinDistFlow block (its robust margins included), further tightened."""
+    return effective_limits(feeder, blk.q_fixed_kvar, blk.margins, *tightenings)
+
+
+def set_bounds(blk: pyo.Block, feeder: Feeder, lim: Limits) -> None:
+    """Set the flow and voltage bounds of a LinDistFlow block built with limits to ``lim``."""
+    if not blk.limits_on:
+        return
+    lpos = {line: i for i, line in enumerate(feeder.line_ids)}
+    bpos = feeder.bus_pos
+    up, down = lim.flow_up_kw, lim.flow_down_kw
+    for (line, t), var in blk.p.items():
+        i = lpos[line]
+        var.setlb(float(-down[i, t]))
+        var.setub(float(up[i, t]))
+    for (bus, t), var in blk.w.items():
+        if not var.fixed:
+            i = bpos[bus]
+            var.setlb(float(lim.w_min[i, t]))
+            var.setub(float(lim.w_max[i, t]))
+
+
+@paused_gc
+def set_losses(blk: pyo.Block, grid: LinearGrid) -> None:
+    """Rebuild the active balance rows of a LinDistFlow block with ``grid``'s linearised line
+    losses (each line's loss ``a + b P`` as load at its downstream bus)."""
+    blk.del_component(blk.p_bal)
+    loss = grid if grid.has_losses else None
+    blk.add_component("p_bal", pyo.Constraint(blk.B, blk.T, rule=blk.p_bal_rule(loss)))
+    blk.linear_grid = grid

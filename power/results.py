@@ -19,7 +19,8 @@ class GridState:
     v_pu : (buses x steps) voltage magnitude, sqrt of the squared voltage.
     p_net_kw, q_net_kvar : (buses x steps) net load at each bus (consumption positive,
         generation negative; the supply from the upstream grid at the slack bus is not part
-        of it), i.e. inflow minus outflow.
+        of it), i.e. inflow minus outflow less the linearised line losses that an AC
+        correction placed at the bus (those are the grid's, not the bus's).
     """
 
     p_kw: np.ndarray
@@ -42,11 +43,15 @@ def grid_state(blk: pyo.Block, feeder: Feeder) -> GridState:
     w = _matrix(blk.w, feeder.bus_ids, steps)
     imp_p = np.array([pyo.value(blk.p_import[t]) for t in range(steps)])
     imp_q = np.array([pyo.value(blk.q_import[t]) for t in range(steps)])
+    p_net = net_from_flows(feeder, p_down, imp_p)
+    grid = getattr(blk, "linear_grid", None)
+    if grid is not None and grid.has_losses:
+        p_net = p_net - grid.loss_injection_kw(p_down)
     return GridState(
         p_kw=tree.sign[:, None] * p_down,
         q_kvar=tree.sign[:, None] * q_down,
         v_pu=np.sqrt(np.maximum(w, 0.0)),
-        p_net_kw=net_from_flows(feeder, p_down, imp_p),
+        p_net_kw=p_net,
         q_net_kvar=net_from_flows(feeder, q_down, imp_q),
     )
 

@@ -37,6 +37,8 @@ from typing import Literal
 import numpy as np
 import scipy.sparse as sp
 
+from power.limits import Limits
+
 SetKind = Literal["node", "budget"]
 
 
@@ -171,9 +173,7 @@ class OutOfSample:
 def evaluate_out_of_sample(
     flow_kw: np.ndarray,
     w_pu2: np.ndarray,
-    flow_max_kw: np.ndarray,
-    v_min_pu: np.ndarray,
-    v_max_pu: np.ndarray,
+    lim: Limits,
     downstream: sp.spmatrix | np.ndarray,
     r_shared: np.ndarray,
     x_shared: np.ndarray,
@@ -182,31 +182,29 @@ def evaluate_out_of_sample(
     *,
     tol_kw: float = 1e-3,
     tol_pu: float = 1e-6,
-    free_buses: np.ndarray | None = None,
 ) -> OutOfSample:
     """Re-evaluate downstream flows and squared voltages with the schedule fixed.
 
     ``flow_kw`` (lines x steps) downstream flows and ``w_pu2`` (buses x steps) squared voltages
-    of the schedule; ``flow_max_kw`` (lines x steps); ``v_min_pu``/``v_max_pu`` (buses,).
-    ``free_buses`` masks buses whose voltage is not limited (the slack).
+    of the schedule; ``lim`` the limits to test them against (:func:`power.limits.
+    effective_limits`; its ``free`` buses, the slack, have no voltage limit).
     """
     d = sp.csr_matrix(downstream)
     flow_coef = d[:, sources.bus].toarray() * sources.sign[None, :]
     r_cols = r_shared[:, sources.bus] * sources.sign[None, :]
     x_cols = x_shared[:, sources.bus] * sources.sign[None, :]
-    vmin2, vmax2 = v_min_pu[:, None] ** 2, v_max_pu[:, None] ** 2
-    mask = np.ones(len(v_min_pu), bool) if free_buses is None else ~free_buses
+    mask = ~lim.free
+    v_lo, v_hi = np.sqrt(np.maximum(lim.w_min[mask], 0.0)), np.sqrt(lim.w_max[mask])
     worst_f = worst_v = 0.0
     violated = 0
     for delta in samples:  # (sources, steps), consumption-positive deviations times sign
         f = flow_kw + flow_coef @ delta
         w = w_pu2 - 2.0 * (r_cols @ delta + x_cols @ (delta * sources.tan_phi))
-        ef = (np.abs(f) - flow_max_kw).max(initial=-np.inf)
-        v = np.sqrt(np.maximum(w, 0.0))[mask]
-        ev = max(
-            (np.sqrt(vmin2[mask]) - v).max(initial=-np.inf),
-            (v - np.sqrt(vmax2[mask])).max(initial=-np.inf),
+        ef = max(
+            (f - lim.flow_up_kw).max(initial=-np.inf), (-f - lim.flow_down_kw).max(initial=-np.inf)
         )
+        v = np.sqrt(np.maximum(w, 0.0))[mask]
+        ev = max((v_lo - v).max(initial=-np.inf), (v - v_hi).max(initial=-np.inf))
         worst_f, worst_v = max(worst_f, ef), max(worst_v, ev)
         violated += bool(ef > tol_kw or ev > tol_pu)
     return OutOfSample(len(samples), violated / max(len(samples), 1), worst_f, worst_v)

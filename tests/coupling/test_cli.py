@@ -60,9 +60,11 @@ def test_opf_tariffs_table(tmp_path):
     r = run("opf", "ieee33", "--out", str(out))
     assert r.returncode == 0, r.stderr
     tar = pd.read_csv(out / "tariffs.csv", dtype={"bus": str})
-    assert list(tar.columns) == ["bus", "t", "dlmp", "energy", "congestion", "voltage"]
-    # uncongested: every DLMP equals the import price of its hour (0.175 at 18:00)
+    assert list(tar.columns) == ["bus", "t", "dlmp", "energy", "loss", "congestion", "voltage"]
+    # uncongested and AC-feasible at once (no correction, no loss part): every DLMP equals the
+    # import price of its hour (0.175 at 18:00)
     assert tar.query("t == 18").dlmp.to_numpy() == pytest.approx(0.175)
+    assert (tar.loss == 0.0).all()
 
 
 def test_bad_input_one_line_exit_2_no_run_folder(tmp_path):

@@ -73,7 +73,9 @@ def test_sweep_point_runs_the_loop_of_evtp_tariff(tmp_path, step_kw):
     assert summary["parameters"]["step_kw"] == step_kw
     case = with_param(load_case("hu2014-lv"), "step_kw", step_kw)
     ref = run_tariff(case, TariffOptions(loop=LoopOptions(step_kw=step_kw))).summary
-    assert row["iterations"] == ref["iterations"] <= 8  # paper: 5 rounds
+    # paper: 5 market rounds; the AC acceptance test may continue the market after each of at
+    # most 3 corrections of the linear model
+    assert row["iterations"] == ref["iterations"] <= 14
     assert row["objective"] == pytest.approx(ref["objective"], rel=1e-9)
 
 

@@ -20,7 +20,8 @@ KW = 0.02  # station loads: interior-point accuracy (kW)
 
 
 def test_one_eva_reproduces_centralised_optimum():
-    run = run_tariff(tiny_case())
+    # the lossless linear model, by hand (no AC correction)
+    run = run_tariff(tiny_case(), TariffOptions(ac_correction=False))
     s = run.summary
     assert s["converged"] and s["iterations"] == 1
     assert s["decentralised_objective"] == pytest.approx(s["centralised_objective"], rel=REL)
@@ -37,6 +38,25 @@ def test_one_eva_reproduces_centralised_optimum():
     assert (tar.dlmp - tar.energy).to_numpy() == pytest.approx(tar.tariff.to_numpy(), abs=1e-6)
     parts = tar.energy + tar.congestion + tar.voltage
     assert parts.to_numpy() == pytest.approx(tar.dlmp.to_numpy(), abs=1e-6)
+
+
+def test_one_eva_reproduces_corrected_centralised_optimum():
+    # with the AC correction the DSO model carries linearised losses: the tariff (DLMP -
+    # energy) gains a loss part, and one EVA facing it still reproduces the DSO's optimum
+    run = run_tariff(tiny_case())
+    s = run.summary
+    assert s["converged"] and s["iterations"] == 1
+    assert s["decentralised_objective"] == pytest.approx(s["centralised_objective"], rel=REL)
+    assert s["max_station_load_gap_kw"] < KW
+    tar = run.tables["tariffs"].set_index(["station", "t"])
+    assert (tar.loss > 1e-5).all()  # every station is fed through a lossy line
+    parts = tar.energy + tar.loss + tar.congestion + tar.voltage
+    assert parts.to_numpy() == pytest.approx(tar.dlmp.to_numpy(), abs=1e-6)
+    assert (tar.dlmp - tar.energy).to_numpy() == pytest.approx(tar.tariff.to_numpy(), abs=1e-6)
+    # the AC power flow keeps line b within its limit
+    lines = run.tables["lines"]
+    assert lines.loading_ac.max() <= 1.0 + 1e-3
+    assert lines.query("line == 'b'").loading_ac.max() > 0.99  # still the binding limit
 
 
 def test_uniqueness_term_splits_a_tie_evenly():
