@@ -198,25 +198,16 @@ def measured_gaps(
     q_net_kvar: np.ndarray,
 ) -> ACTightening:
     """AC - linear gaps (positive parts) of the linear model ``grid`` at the net loads of
-    ``ac``: per line in its flow direction (kW of P) and per bus (pu^2), each plus half the
-    acceptance tolerance (of the line's rating, of the voltage)."""
+    ``ac``: per line in its flow direction (kW of P) and per bus (pu^2)."""
     up, dn = _worst_end(feeder, line_ends(feeder, ac))
     flow = grid.flows(p_net_kw)
     q = np.asarray(grid.downstream @ q_net_kvar)
     w = grid.squared_voltages(flow, q)
-    # aim half a tolerance inside each limit, so that the gap's change between two schedules
-    # does not leave the next one just outside the tolerance
-    s_max = feeder.line_s_max_kva
-    base = (
-        feeder.line_p_max_kw if s_max is None else np.minimum(feeder.line_p_max_kw, s_max[:, None])
-    )
-    aim_kw = 0.5 * TOL_LOADING * base
-    w_ac = ac.v_pu**2
-    aim_w = 2.0 * ac.v_pu * 0.5 * TOL_V_PU
     fwd = flow >= 0
-    g_up = np.where(fwd, up - (flow - rating_kw) + aim_kw, 0.0)
-    g_dn = np.where(~fwd, dn - (-flow - rating_kw) + aim_kw, 0.0)
-    g_low, g_high = w - w_ac + aim_w, w_ac - w + aim_w
+    g_up = np.where(fwd, up - (flow - rating_kw), 0.0)
+    g_dn = np.where(~fwd, dn - (-flow - rating_kw), 0.0)
+    w_ac = ac.v_pu**2
+    g_low, g_high = w - w_ac, w_ac - w
     slack = feeder.tree.slack
     g_low[slack] = g_high[slack] = 0.0
     pos = lambda x: np.maximum(x, 0.0)  # noqa: E731
