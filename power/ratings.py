@@ -14,9 +14,9 @@ Benchmark feeders such as ieee33 (case33bw) carry no thermal ratings: their line
 
 ``headroom`` 1.5 (the default) leaves 50 % above the base-load peak for EV charging. On
 Sioux Falls x ieee33 at 1 % EVs (docs/tutorial.md) the lines of two stations then bind and
-their congestion tariffs reach 0.047 $/kWh; at 1.2 the feeder cannot host the charging that trips need
-and the DLMP climbs to the unserved-vehicle penalty (11 $/kWh). Pass a larger value for a
-stronger grid.
+their congestion tariffs reach 0.047 $/kWh; at 1.2 the feeder cannot host the charging that
+trips need and the DLMP climbs to the unserved-vehicle penalty (11 $/kWh). Pass a larger
+value for a stronger grid.
 """
 
 from __future__ import annotations
