@@ -100,10 +100,11 @@ def test_no_round_off_in_tables(command, tmp_path_factory):
 
 def test_tariff_adders_written_as_zero(tmp_path_factory):
     """tn20-dn17's tariff parts are ~1e-12 round-off where nothing binds (8.6e-13 before the
-    fix): written as exact zeros, and dlmp = energy + congestion + voltage still holds."""
+    fix): written as exact zeros, and dlmp = energy + loss + congestion + voltage still holds."""
     t = pd.read_csv(_run_once("tariff", tmp_path_factory.getbasetemp()) / "tariffs.csv")
     assert (t.voltage == 0).mean() > 0.5 and (t.congestion == 0).mean() > 0.5
-    np.testing.assert_allclose(t.dlmp, t.energy + t.congestion + t.voltage, atol=10 * ZERO_TOL)
+    parts = t.energy + t.loss + t.congestion + t.voltage  # the loss part of the AC correction
+    np.testing.assert_allclose(t.dlmp, parts, atol=10 * ZERO_TOL)
 
 
 # ---------------------------------------------------------------- compare: no charging time
