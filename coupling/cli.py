@@ -441,7 +441,6 @@ def build(case: str | None, out: str, tntp: str | None, force: bool, **kw: Any) 
     if tntp:
         import warnings
 
-        from cases.energy import energy_report
         from cases.tntp_case import TntpBuild, build_tntp_case
         from traffic.ev_demand import EvDemandModel, read_departures
 
@@ -480,17 +479,25 @@ def build(case: str | None, out: str, tntp: str | None, force: bool, **kw: Any) 
         for w in caught:
             click.echo(f"warning: {w.message}", err=True)
         _echo_build(c)
-        report = energy_report(c)
-        if report is not None:
-            click.echo(f"  {report.line()}")
-            for w in report.warnings():
-                click.echo(f"warning: {w}", err=True)
+        _echo_energy(c)
     elif case:
         c = load_case(case)
     else:
         raise CaseError("give a CASE to write, or --tntp with --trips and --feeder")
     write_case(c, out, overwrite=True)  # the output policy was applied above
     click.echo(f"wrote case {c.name!r} to {out}")
+
+
+def _echo_energy(c: Any) -> None:
+    """The charging share and the limits that can bind (``cases/energy.py``), with its
+    warnings on stderr; nothing for a case without stations."""
+    from cases.energy import energy_report
+
+    report = energy_report(c)
+    if report is not None:
+        click.echo(f"  {report.line()}")
+        for w in report.warnings():
+            click.echo(f"warning: {w}", err=True)
 
 
 def _echo_build(c: Any) -> None:
@@ -552,13 +559,7 @@ def check(case: str) -> None:
             f"{tr.demand.table.od.nunique()} ODs"
         )
     click.echo(f"{msg}, {f.steps} steps of {f.dt_h} h")
-    from cases.energy import energy_report
-
-    report = energy_report(c)
-    if report is not None:
-        click.echo(f"  {report.line()}")
-        for w in report.warnings():
-            click.echo(f"warning: {w}", err=True)
+    _echo_energy(c)
 
 
 @main.command()
