@@ -51,6 +51,7 @@ from traffic.network import (
     Stations,
     TrafficDataError,
     TravelDemand,
+    check_departure_soc,
     validate_traffic,
     write_traffic_folder,
 )
@@ -194,7 +195,7 @@ def _read(folder: Path, p: _Problems) -> Case | None:
         return None
     if (folder / "traffic").is_dir() and traffic is None:
         return None
-    return p.run(
+    case = p.run(
         lambda: Case(
             name=_get(doc, "case", "name", str),
             description=_get(doc, "case", "description", str, ""),
@@ -208,6 +209,11 @@ def _read(folder: Path, p: _Problems) -> Case | None:
             build=dict(doc.get("build", {})),
         )
     )
+    if case is not None and case.traffic is not None:
+        p.run(check_departure_soc, case.traffic.demand, float(case.parameter("soc_min")))
+        if p.found:
+            return None
+    return case
 
 
 def _folder(folder: str | Path) -> Path:

@@ -63,9 +63,11 @@ def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from cases.atomic import forget_expectations
+        from common.progress import reporting
 
         try:
-            return fn(*args, **kwargs)
+            with reporting(fn.__name__.removesuffix("_cmd")):
+                return fn(*args, **kwargs)
         except Exception as exc:
             if isinstance(exc, _loaded(INPUT_ERRORS)):
                 click.echo(f"evtp: error: {exc}", err=True)
@@ -152,42 +154,13 @@ def _fail_unconverged(s: dict[str, Any], out: Path) -> None:
 def _finish(run: Run, out: Path) -> None:
     from coupling.figures import figures_for
     from coupling.runfolder import write_run
+    from coupling.summary_view import console_lines
 
     run.figures = run.figures or figures_for(run.tables)
     write_run(run, out, overwrite=True)
     s = run.summary
-    keys = [
-        k
-        for k in (
-            "objective",
-            "vehicles_departed",
-            "vehicles_arrived",
-            "travel_cost",
-            "charging_cost",
-            "centralised_objective",
-            "decentralised_objective",
-            "iterations",
-            "converged",
-            "energy_cost",
-            "unserved_kwh",
-            "n_ev",
-            "max_line_loading",
-            "max_line_loading_ac",
-            "min_voltage_pu",
-            "min_voltage_ac_pu",
-            "max_voltage_error_pu",
-            "ac_resolves",
-            "ac_feasible",
-            "oos_violation_rate",
-            "oos_box_violation_rate",
-            "build_s",
-            "solve_s",
-        )
-        if s.get(k) is not None
-    ]
-    for k in keys:
-        v = s[k]
-        click.echo(f"  {k:<22} {v:.6g}" if isinstance(v, float) else f"  {k:<22} {v}")
+    for line in console_lines(s):
+        click.echo(line)
     _warn_unserved(s)
     click.echo(f"wrote {out}")
 

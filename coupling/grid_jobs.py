@@ -67,20 +67,30 @@ def grid_tables(feeder: Feeder, state: GridState, ac: ACResult | None) -> dict[s
 
 
 def grid_summary(feeder: Feeder, state: GridState, ac: ACResult | None) -> dict[str, Any]:
-    """Max loading, min/max voltage (linear and AC) and the linear-vs-AC voltage error."""
+    """Max loading, min/max voltage (linear and AC), the voltage band (pu), the largest
+    voltage excess over each bus's band (pu, linear and AC) and the linear-vs-AC voltage error."""
     load = line_loading(state.p_kw, state.q_kvar, feeder.line_p_max_kw, feeder.line_s_max_kva)
+    vmin = feeder.buses["v_min_pu"].to_numpy(float)[:, None]
+    vmax = feeder.buses["v_max_pu"].to_numpy(float)[:, None]
+
+    def excess(v: np.ndarray) -> float:
+        return float(np.maximum(np.maximum(vmin - v, v - vmax), 0.0).max(initial=0.0))
+
     out: dict[str, Any] = {
         "steps": feeder.steps,
         "dt_h": feeder.dt_h,
         "max_line_loading": float(load.max()) if load.size else 0.0,
         "min_voltage_pu": float(state.v_pu.min()),
         "max_voltage_pu": float(state.v_pu.max()),
+        "v_band_pu": [float(vmin.min(initial=np.inf)), float(vmax.max(initial=-np.inf))],
+        "voltage_excess_pu": excess(state.v_pu),
     }
     if ac is not None:
         out |= {
             "max_line_loading_ac": float(ac.loading.max()) if ac.loading.size else 0.0,
             "min_voltage_ac_pu": float(ac.v_pu.min()),
             "max_voltage_ac_pu": float(ac.v_pu.max()),
+            "voltage_excess_ac_pu": excess(ac.v_pu),
             "max_voltage_error_pu": float(np.abs(ac.v_pu - state.v_pu).max()),
         }
     return out

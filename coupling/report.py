@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import tempfile
 from pathlib import Path
 
@@ -18,8 +17,18 @@ from cases.atomic import OutputError, atomic_file, identity
 from cases.output_policy import check_writable
 from coupling.figures import figures_for
 from coupling.runread import read_run
+from coupling.summary_view import summary_html
 
 GENERATOR = "<meta name='generator' content='evtp report'>"
+
+FIGURE_TITLES = {  # headings of the report's figures (the PNG names are in figures/)
+    "tariffs": "Tariffs and their DLMP parts, per station (or bus) and hour",
+    "line_loading": "Line loading, fraction of each line's limit",
+    "voltage_bands": "Bus voltages against the voltage band",
+    "stations": "Charging stations: queued and charging vehicles, load",
+    "soc": "State of charge of the fleet's EVs",
+    "map": "Road network, stations and feeder",
+}
 
 
 def written_by_evtp(page: Path) -> bool:
@@ -60,21 +69,17 @@ def write_report(
         "<style>body{font-family:sans-serif;max-width:1000px;margin:auto}"
         "td,th{padding:2px 8px;text-align:left}img{max-width:100%}</style></head><body>",
         f"<h1>evtp run: {html.escape(str(summary.get('case')))}</h1>",
-        f"<p><code>{html.escape(str(summary.get('command')))}</code></p><table>",
+        f"<p><code>{html.escape(str(summary.get('command')))}</code></p>",
+        summary_html(summary),
     ]
-    for k, v in summary.items():
-        if isinstance(v, dict | list):
-            v = json.dumps(v)
-        shown = f"{v:.6g}" if isinstance(v, float) else html.escape(str(v))
-        parts.append(f"<tr><th>{html.escape(k)}</th><td>{shown}</td></tr>")
-    parts.append("</table>")
     with tempfile.TemporaryDirectory() as tmp:
         for name, draw in figs.items():
             png = Path(tmp) / f"{name}.png"
             draw(png)
             data = base64.b64encode(png.read_bytes()).decode("ascii")
             parts.append(
-                f"<h2>{html.escape(name)}</h2><img alt='{name}' src='data:image/png;base64,{data}'>"
+                f"<h2>{html.escape(FIGURE_TITLES.get(name, name))}</h2>"
+                f"<img alt='{name}' src='data:image/png;base64,{data}'>"
             )
     parts.append("</body></html>\n")
     if identity(out) != before:

@@ -69,6 +69,7 @@ from traffic.network import (
     Stations,
     TrafficDataError,
     TravelDemand,
+    check_departure_soc,
     validate_traffic,
 )
 from traffic.paths import PathSet
@@ -228,14 +229,8 @@ def add_linear_dta(
     m_arr = m_lo if opts.arrival_soc_min is None else float(opts.arrival_soc_min)
     delay = T if opts.max_delay_steps is None else int(opts.max_delay_steps)
 
+    check_departure_soc(demand, m_lo)
     dem = demand.table[demand.table["vehicles"] > 0]
-    low = dem["soc_total"] < m_lo * dem["vehicles"] - 1e-9
-    if low.any():
-        r = dem[low].iloc[0]
-        raise TrafficDataError(
-            f"traffic/demand.csv: column soc_total: od '{r['od']}' at t={r['t']} has mean SOC "
-            f"{r['soc_total'] / r['vehicles']:.3g} below soc_min {m_lo:g}"
-        )
     arrival_floor: dict[str, float] = {}
     if "arrival_soc" in dem:
         per_od = dem.groupby("od")["arrival_soc"].first().dropna()

@@ -433,3 +433,22 @@ def write_traffic_folder(
         df[cols + extra].to_csv(path, index=False, lineterminator="\n")
         out.append(path)
     return out
+
+
+def check_departure_soc(demand: TravelDemand, soc_min: float) -> None:
+    """Refuse departures whose mean SOC (``soc_total / vehicles``) is below ``soc_min``: no
+    vehicle may start below the floor it must keep.
+
+    Raises
+    ------
+    TrafficDataError : naming the OD and departure step.
+    """
+    dem = demand.table[demand.table["vehicles"] > 0]
+    low = dem["soc_total"] < soc_min * dem["vehicles"] - 1e-9
+    if low.any():
+        r = dem[low].iloc[0]
+        raise TrafficDataError(
+            f"traffic/demand.csv: column soc_total: od '{r['od']}' at t={r['t']} has mean SOC "
+            f"{r['soc_total'] / r['vehicles']:.3g} below soc_min {soc_min:g} (raise soc_total "
+            "or lower [parameters] soc_min in case.toml)"
+        )

@@ -171,6 +171,11 @@ CATALOGUE = [
         _zero_vehicles,
         ["traffic/demand.csv", "vehicles", "aggregator 'eva1'"],
     ),
+    (  # departures below the SOC floor: refused by check as well as by the run
+        "tn20-dn17",
+        _csv("traffic/demand.csv", "soc_total", "0", 0),
+        ["traffic/demand.csv", "soc_total", "od 'T9-T1'", "soc_min"],
+    ),
 ]
 
 
