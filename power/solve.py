@@ -21,9 +21,6 @@ of its active bound with the same sign rule.
 
 from __future__ import annotations
 
-import functools
-import os
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -40,6 +37,7 @@ from pyomo.repn import generate_standard_repn
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from common.progress import phase
+from engine.highs import silence_banner
 from power.component_values import ComponentValues
 
 
@@ -79,21 +77,6 @@ def _is_linear(model: pyo.ConcreteModel) -> bool:
     return len(objs) == 1 and objs[0].expr.polynomial_degree() in (0, 1)
 
 
-@functools.cache
-def _silence_banner() -> None:
-    """Construct a first Highs object with the C-level stdout closed: HiGHS prints its
-    copyright banner once per process, on construction, before any option can be set."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 1)
-            highspy.Highs()
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
 def solve(
     model: pyo.ConcreteModel,
     *,
@@ -117,7 +100,7 @@ def solve(
     """
     if method == "auto":
         method = "direct" if _is_linear(model) else "qp"
-    _silence_banner()
+    silence_banner()
     with phase("solving QP" if method == "qp" else "solving LP (HiGHS)"):
         if method == "direct":
             return _solve_direct(model, duals, options)
