@@ -10,7 +10,10 @@ time), flows at most 4 steps (1 h) later than free flow, HiGHS interior point wi
 crossover (dual simplex is several times slower on this degenerate LP). "solve s" includes
 Pyomo's hand-over of the model to HiGHS (about a quarter of it).
 
-Run: ``/work/venv/bin/python benchmarks/bench_traffic.py [--max-delay STEPS]``.
+The same LP is then built and solved in the matrix engine (:mod:`engine`), with the same
+objective checked, and both paths' totals (build, hand-over, solve, result tables) printed.
+
+Run: ``python -m benchmarks.bench_traffic [--max-delay STEPS]``.
 """
 
 from __future__ import annotations
@@ -91,6 +94,35 @@ def main() -> None:
     res = SolverFactory("highs").solve(m, solver_options=solver_options, tee=args.tee)
     t_solve = time.perf_counter() - t0
 
+    # the same LP in the matrix engine: build (structure + sets + assembly), hand-over, solve,
+    # result tables
+    from engine.assemble import assemble
+    from engine.dta import declare_dta, traffic_cost
+    from engine.highs import solve_highs
+    from engine.problem import Problem
+    from engine.router import values
+    from traffic.dta import build_dta
+    from traffic.results import dta_results, tables_from_values
+
+    t0 = time.perf_counter()
+    dta_results(m)
+    t_pyomo_tables = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    st = build_dta(net, stations, dem, paths, steps, dt_h, 60.0, opts)
+    prob = Problem()
+    declare_dta(prob, st)
+    traffic_cost(prob, st, price)
+    asm = assemble(prob)
+    t_e_build = time.perf_counter() - t0
+    opts_e = {"run_crossover": "off"} if args.solver == "ipm" else {}
+    sol = solve_highs(asm, method=args.solver, **opts_e)
+    t0 = time.perf_counter()
+    tables_from_values(st.index, values(sol, "veh_min"), values(sol, "veh_max"))
+    t_e_tables = time.perf_counter() - t0
+    assert abs(sol.objective - pyo.value(m.obj)) <= 1e-6 * abs(sol.objective), sol.objective
+    e_total = t_e_build + sol.handover_s + sol.solve_s + t_e_tables
+    p_total = t_build + t_solve + t_pyomo_tables
+
     rows = len(m.balance_veh) * 2 + len(m.exit_capacity) + len(m.plugs)
     table = [
         ("paths", len(paths.paths)),
@@ -105,6 +137,14 @@ def main() -> None:
         ("build s", round(t_build, 2)),
         ("solve s", round(t_solve, 2)),
         ("build + solve s", round(t_build + t_solve, 2)),
+        ("result tables s", round(t_pyomo_tables, 2)),
+        ("Pyomo path total s", round(p_total, 2)),
+        ("engine build s", round(t_e_build, 2)),
+        ("engine hand-over s", round(sol.handover_s, 2)),
+        ("engine solve s", round(sol.solve_s, 2)),
+        ("engine result tables s", round(t_e_tables, 2)),
+        ("engine total s", round(e_total, 2)),
+        ("engine / Pyomo", round(e_total / p_total, 2)),
     ]
     w = max(len(k) for k, _ in table)
     print(

@@ -48,6 +48,7 @@ INPUT_ERRORS: tuple[tuple[str, str], ...] = (
 )
 RUN_ERRORS: tuple[tuple[str, str], ...] = (
     ("power.solve", "SolveError"),
+    ("engine.highs", "EngineSolveError"),
     ("power.ac_check", "ACCheckError"),
 )
 

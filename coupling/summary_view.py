@@ -55,6 +55,7 @@ KEYS: dict[str, Key] = {
     "steps": _k("Run", "", "number of time steps of the horizon"),
     "dt_h": _k("Run", "h", "length of one time step"),
     "status": _k("Run", "", "solver termination status"),
+    "solver_method": _k("Run", "", "solver and method used (e.g. HiGHS ipm, no crossover)"),
     "n_ev": _k("Run", "", "number of EVs of the stationary fleet"),
     "buses": _k("Run", "", "number of feeder buses"),
     "lines": _k("Run", "", "number of feeder lines"),

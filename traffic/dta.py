@@ -61,6 +61,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
+import scipy.sparse as sp
 from pyomo.common.gc_manager import PauseGC
 from pyomo.core.expr.numeric_expr import LinearExpression
 
@@ -121,6 +122,44 @@ class DtaIndex:
     demand_total: float
 
 
+@dataclass
+class DtaStructure:
+    """The DTA as sparse matrices over the ``N`` vehicle quantities ``i`` of ``index``
+    (columns ``veh_min[i]``, ``veh_max[i]``; vehicles ``veh_min + veh_max``, SOC
+    ``floor_i veh_min + soc_max veh_max``).
+
+    a_veh (R x N) : balance rows on vehicles, ``a_veh (vmin + vmax) = rhs_veh``;
+    a_soc_extra (R x N) : the SOC-only terms (energy use, charging) of the SOC twins,
+        ``a_veh (floor vmin + soc_max vmax) + a_soc_extra (vmin + vmax) = rhs_soc``;
+    fixed : quantities fixed to 0 (time windows);
+    exit_rows / exit_cap (veh/step), plug_rows / plug_cap : capacity rows ``<=`` (only where
+        they can bind), keyed by ``exit_keys`` (segment, t) and ``plug_keys`` (station, t);
+    station_load ((stations x T) x N, kW per vehicle, row ``station_pos[y] * T + t``);
+    vehicle_steps (N) : weight of each quantity in the vehicle-steps;
+    arrival, unserved (N, bool) : arrival flows and the never-departed slack.
+    """
+
+    index: DtaIndex
+    a_veh: sp.csr_matrix
+    a_soc_extra: sp.csr_matrix
+    rhs_veh: np.ndarray
+    rhs_soc: np.ndarray
+    floor: np.ndarray
+    soc_max: float
+    fixed: np.ndarray
+    exit_keys: list[tuple[str, int]]
+    exit_rows: sp.csr_matrix
+    exit_cap: np.ndarray
+    plug_keys: list[tuple[str, int]]
+    plug_rows: sp.csr_matrix
+    plug_cap: np.ndarray
+    station_load: sp.csr_matrix
+    station_pos: dict[str, int]
+    vehicle_steps: np.ndarray
+    arrival: np.ndarray
+    unserved: np.ndarray
+
+
 class _Builder:
     def __init__(self) -> None:
         self.cols: dict[str, list[Any]] = defaultdict(list)
@@ -174,8 +213,7 @@ def _energy_per_vehicle_step(p_kw: float, eta: float, dt_h: float, battery_kwh: 
 
 
 @_paused_gc
-def add_linear_dta(
-    blk: pyo.Block,
+def build_dta(
     network: RoadNetwork,
     stations: Stations | None,
     demand: TravelDemand,
@@ -186,32 +224,10 @@ def add_linear_dta(
     opts: DtaOptions | None = None,
     *,
     aggregators: list[str] | tuple[str, ...] | None = None,
-) -> None:
-    """Add the linear DTA with FCS queues and SOC flows (DESIGN §4.1) to ``blk``.
-
-    Parameters
-    ----------
-    blk : Pyomo block (or model) to add to.
-    network, stations, demand : traffic data; ``stations`` may be None (no charging).
-    paths : path set covering every OD of ``demand`` (see :func:`traffic.paths.k_shortest_paths`).
-    steps, dt_h : the time grid, ``steps`` steps of ``dt_h`` hours.
-    battery_kwh : usable battery capacity of one vehicle (kWh), converts kW to SOC.
-    opts : model parameters (default :class:`DtaOptions`).
-    aggregators : build for the demand of these aggregators only (None: all). The DSO
-        problem builds one block with all; each aggregator problem builds its own.
-
-    Adds
-    ----
-    veh_min[i], veh_max[i] : vehicles at SOC floor / at soc_max of each vehicle quantity
-        (meaning in ``blk.dta_index.variables``), >= 0.
-    balance_veh[r], balance_soc[r] : the balance rows (``blk.dta_index.rows``).
-    exit_capacity[segment, t], plugs[station, t] : the capacity rows.
-    station_p_kw[station, t] : station load (kW, consumption positive), Expression.
-    vehicle_steps, travel_cost (currency), vehicles_departed, vehicles_arrived,
-    arrival_shortfall (vehicles), arrival_penalty (currency) : Expressions.
-
-    The cyclic garbage collector is paused during construction (it otherwise dominates the
-    build time of large blocks).
+) -> DtaStructure:
+    """The linear DTA of the module docstring as sparse matrices (:class:`DtaStructure`);
+    parameters as :func:`add_linear_dta`, which emits it as a Pyomo block
+    (:func:`engine.dta.declare_dta` emits it into the matrix engine).
 
     Raises
     ------
@@ -369,78 +385,37 @@ def add_linear_dta(
             terms[u] = 1.0
             b.row("departure", t, terms, rhs_veh=veh, rhs_soc=soc, od=od)
 
-    # ---------------------------------------------------------------- Pyomo components
+    # ---------------------------------------------------------------- matrices
     N, R = b.n, len(b.rows)
     floor = np.asarray(b.cols["soc_floor"], dtype=float)
-    blk.veh_min = pyo.Var(range(N), domain=pyo.NonNegativeReals, initialize=0.0)
-    blk.veh_max = pyo.Var(range(N), domain=pyo.NonNegativeReals, initialize=0.0)
-    vmin, vmax = blk.veh_min, blk.veh_max
-    for i in to_fix:
-        vmin[i].fix(0.0)
-        vmax[i].fix(0.0)
 
-    def veh_expr(terms: dict[int, float]) -> LinearExpression:
-        coefs, vars_ = [], []
-        for i, c in terms.items():
-            coefs += [c, c]
-            vars_ += [vmin[i], vmax[i]]
-        return LinearExpression(constant=0.0, linear_coefs=coefs, linear_vars=vars_)
-
-    def soc_expr(terms: dict[int, float], extra: dict[int, float]) -> LinearExpression:
-        coefs, vars_ = [], []
-        keys = dict.fromkeys(list(terms) + list(extra))
-        for i in keys:
-            c, x = terms.get(i, 0.0), extra.get(i, 0.0)
-            coefs += [c * floor[i] + x, c * m_hi + x]
-            vars_ += [vmin[i], vmax[i]]
-        return LinearExpression(constant=0.0, linear_coefs=coefs, linear_vars=vars_)
+    def csr(entries: list[dict[int, float]], n_rows: int) -> sp.csr_matrix:
+        lens = np.fromiter((len(e) for e in entries), dtype=np.int64, count=len(entries))
+        cols = np.fromiter((i for e in entries for i in e), dtype=np.int64, count=int(lens.sum()))
+        vals = np.fromiter((c for e in entries for c in e.values()), float, count=len(cols))
+        indptr = np.concatenate([[0], np.cumsum(lens)])
+        return sp.csr_matrix((vals, cols, indptr), shape=(n_rows, N))
 
     rows = b.rows
-    blk.balance_veh = pyo.Constraint(range(R), rule=lambda _, r: veh_expr(rows[r][0]) == rows[r][2])
-    blk.balance_soc = pyo.Constraint(
-        range(R), rule=lambda _, r: soc_expr(rows[r][0], rows[r][1]) == rows[r][3]
-    )
-
-    cap_idx = []
-    for a, t in exit_terms:
-        if sum(od_total[o] for o in seg_ods[a]) > cap[a] + 1e-9:
-            cap_idx.append((a, t))
-    blk.exit_capacity = pyo.Constraint(
-        cap_idx, rule=lambda _, a, t: veh_expr(dict.fromkeys(exit_terms[(a, t)], 1.0)) <= cap[a]
-    )
-    plug_idx = []
+    cap_keys = [
+        (a, t) for a, t in exit_terms if sum(od_total[o] for o in seg_ods[a]) > cap[a] + 1e-9
+    ]
+    plug_keys = []
     for y, t in plug_terms:
-        n_y = float(st_tab.at[y, "plugs"])
-        if sum(od_total[o] for o in st_ods[y]) > n_y + 1e-9:
-            plug_idx.append((y, t))
-    blk.plugs = pyo.Constraint(
-        plug_idx,
-        rule=lambda _, y, t: (
-            veh_expr(dict.fromkeys(plug_terms[(y, t)], 1.0)) <= float(st_tab.at[y, "plugs"])
-        ),
-    )
-
-    def load_rule(_: Any, y: str, t: int) -> Any:
-        terms = load_terms.get((y, t))
-        if not terms:
-            return 0.0
-        return veh_expr(dict(terms))
-
-    blk.station_p_kw = pyo.Expression(st_ids, range(T), rule=load_rule)
-    weights = {i: w for i, w in enumerate(vs) if w}
-    demand_total = float(sum(od_total.values()))
-    blk.vehicle_steps = pyo.Expression(expr=veh_expr(weights))
-    blk.travel_cost = pyo.Expression(expr=opts.cost_per_vehicle_step * blk.vehicle_steps)
-    blk.vehicles_departed = pyo.Expression(
-        expr=demand_total - veh_expr(dict.fromkeys(unserved, 1.0))
-    )
-    blk.vehicles_arrived = pyo.Expression(expr=veh_expr(dict.fromkeys(arrivals, 1.0)))
-    blk.arrival_shortfall = pyo.Expression(expr=demand_total - blk.vehicles_arrived)
-    blk.arrival_penalty = pyo.Expression(expr=opts.penalty_per_vehicle * blk.arrival_shortfall)
-
+        if sum(od_total[o] for o in st_ods[y]) > float(st_tab.at[y, "plugs"]) + 1e-9:
+            plug_keys.append((y, t))
+    st_pos = {y: k for k, y in enumerate(st_ids)}
+    load_rows = [dict(load_terms.get((y, t), ())) for y in st_ids for t in range(T)]
+    weights = np.asarray(vs, dtype=float)
+    flags = np.zeros(N, bool)
+    arrival = flags.copy()
+    arrival[arrivals] = True
+    unserved_mask = flags.copy()
+    unserved_mask[unserved] = True
     variables = pd.DataFrame(b.cols)
     variables["t"] = variables["t"].astype(int)
-    blk.dta_index = DtaIndex(
+    demand_total = float(sum(od_total.values()))
+    index = DtaIndex(
         variables=variables,
         rows=pd.DataFrame(b.row_info),
         paths=PathSet(tuple(p for pl in by_od.values() for p in pl)),
@@ -452,6 +427,157 @@ def add_linear_dta(
         segment_free_flow=t0,
         demand_total=demand_total,
     )
+    return DtaStructure(
+        index=index,
+        a_veh=csr([r[0] for r in rows], R),
+        a_soc_extra=csr([r[1] for r in rows], R),
+        rhs_veh=np.fromiter((r[2] for r in rows), float, count=R),
+        rhs_soc=np.fromiter((r[3] for r in rows), float, count=R),
+        floor=floor,
+        soc_max=m_hi,
+        fixed=np.asarray(to_fix, dtype=np.int64),
+        exit_keys=cap_keys,
+        exit_rows=csr([dict.fromkeys(exit_terms[k], 1.0) for k in cap_keys], len(cap_keys)),
+        exit_cap=np.array([cap[a] for a, _ in cap_keys], dtype=float),
+        plug_keys=plug_keys,
+        plug_rows=csr([dict.fromkeys(plug_terms[k], 1.0) for k in plug_keys], len(plug_keys)),
+        plug_cap=np.array([float(st_tab.at[y, "plugs"]) for y, _ in plug_keys], dtype=float),
+        station_load=csr(load_rows, len(st_ids) * T),
+        station_pos=st_pos,
+        vehicle_steps=weights,
+        arrival=arrival,
+        unserved=unserved_mask,
+    )
+
+
+@_paused_gc
+def add_linear_dta(
+    blk: pyo.Block,
+    network: RoadNetwork,
+    stations: Stations | None,
+    demand: TravelDemand,
+    paths: PathSet,
+    steps: int,
+    dt_h: float,
+    battery_kwh: float,
+    opts: DtaOptions | None = None,
+    *,
+    aggregators: list[str] | tuple[str, ...] | None = None,
+) -> None:
+    """Add the linear DTA with FCS queues and SOC flows (DESIGN §4.1) to ``blk``.
+
+    Parameters
+    ----------
+    blk : Pyomo block (or model) to add to.
+    network, stations, demand : traffic data; ``stations`` may be None (no charging).
+    paths : path set covering every OD of ``demand`` (see :func:`traffic.paths.k_shortest_paths`).
+    steps, dt_h : the time grid, ``steps`` steps of ``dt_h`` hours.
+    battery_kwh : usable battery capacity of one vehicle (kWh), converts kW to SOC.
+    opts : model parameters (default :class:`DtaOptions`).
+    aggregators : build for the demand of these aggregators only (None: all). The DSO
+        problem builds one block with all; each aggregator problem builds its own.
+
+    Adds
+    ----
+    veh_min[i], veh_max[i] : vehicles at SOC floor / at soc_max of each vehicle quantity
+        (meaning in ``blk.dta_index.variables``), >= 0.
+    balance_veh[r], balance_soc[r] : the balance rows (``blk.dta_index.rows``).
+    exit_capacity[segment, t], plugs[station, t] : the capacity rows.
+    station_p_kw[station, t] : station load (kW, consumption positive), Expression.
+    vehicle_steps, travel_cost (currency), vehicles_departed, vehicles_arrived,
+    arrival_shortfall (vehicles), arrival_penalty (currency) : Expressions.
+
+    The cyclic garbage collector is paused during construction (it otherwise dominates the
+    build time of large blocks).
+
+    Raises
+    ------
+    TrafficDataError : invalid data, an OD without a path in ``paths``, or a departure SOC
+        below ``soc_min``.
+    """
+    st = build_dta(
+        network,
+        stations,
+        demand,
+        paths,
+        steps,
+        dt_h,
+        battery_kwh,
+        opts,
+        aggregators=aggregators,
+    )
+    opts = st.index.options
+    N, T = len(st.floor), st.index.steps
+    floor, m_hi = st.floor, st.soc_max
+    blk.veh_min = pyo.Var(range(N), domain=pyo.NonNegativeReals, initialize=0.0)
+    blk.veh_max = pyo.Var(range(N), domain=pyo.NonNegativeReals, initialize=0.0)
+    vmin, vmax = blk.veh_min, blk.veh_max
+    for i in st.fixed.tolist():
+        vmin[i].fix(0.0)
+        vmax[i].fix(0.0)
+
+    def veh_expr(a: sp.csr_matrix, r: int) -> LinearExpression:
+        s, e = a.indptr[r], a.indptr[r + 1]
+        cols, c = a.indices[s:e].tolist(), a.data[s:e].tolist()
+        return LinearExpression(
+            constant=0.0,
+            linear_coefs=[x for x in c for _ in (0, 1)],
+            linear_vars=[v for i in cols for v in (vmin[i], vmax[i])],
+        )
+
+    a, x = st.a_veh, st.a_soc_extra
+
+    def soc_expr(r: int) -> LinearExpression:
+        s, e = a.indptr[r], a.indptr[r + 1]
+        terms = dict(zip(a.indices[s:e].tolist(), a.data[s:e].tolist(), strict=True))
+        s, e = x.indptr[r], x.indptr[r + 1]
+        extra = dict(zip(x.indices[s:e].tolist(), x.data[s:e].tolist(), strict=True))
+        coefs, vars_ = [], []
+        for i in dict.fromkeys(list(terms) + list(extra)):
+            c, xx = terms.get(i, 0.0), extra.get(i, 0.0)
+            coefs += [c * floor[i] + xx, c * m_hi + xx]
+            vars_ += [vmin[i], vmax[i]]
+        return LinearExpression(constant=0.0, linear_coefs=coefs, linear_vars=vars_)
+
+    R = a.shape[0]
+    blk.balance_veh = pyo.Constraint(range(R), rule=lambda _, r: veh_expr(a, r) == st.rhs_veh[r])
+    blk.balance_soc = pyo.Constraint(range(R), rule=lambda _, r: soc_expr(r) == st.rhs_soc[r])
+    ek = {k: r for r, k in enumerate(st.exit_keys)}
+    pk = {k: r for r, k in enumerate(st.plug_keys)}
+    blk.exit_capacity = pyo.Constraint(
+        st.exit_keys,
+        rule=lambda _, s_, t: veh_expr(st.exit_rows, ek[s_, t]) <= st.exit_cap[ek[s_, t]],
+    )
+    blk.plugs = pyo.Constraint(
+        st.plug_keys,
+        rule=lambda _, y, t: veh_expr(st.plug_rows, pk[y, t]) <= st.plug_cap[pk[y, t]],
+    )
+
+    def load_rule(_: Any, y: str, t: int) -> Any:
+        r = st.station_pos[y] * T + t
+        if st.station_load.indptr[r] == st.station_load.indptr[r + 1]:
+            return 0.0
+        return veh_expr(st.station_load, r)
+
+    blk.station_p_kw = pyo.Expression(st.index.stations, range(T), rule=load_rule)
+
+    def weighted(mask_or_w: np.ndarray) -> LinearExpression:
+        w = np.asarray(mask_or_w, dtype=float)
+        nz = np.flatnonzero(w)
+        return LinearExpression(
+            constant=0.0,
+            linear_coefs=[c for c in w[nz].tolist() for _ in (0, 1)],
+            linear_vars=[v for i in nz.tolist() for v in (vmin[i], vmax[i])],
+        )
+
+    demand_total = st.index.demand_total
+    blk.vehicle_steps = pyo.Expression(expr=weighted(st.vehicle_steps))
+    blk.travel_cost = pyo.Expression(expr=opts.cost_per_vehicle_step * blk.vehicle_steps)
+    blk.vehicles_departed = pyo.Expression(expr=demand_total - weighted(st.unserved))
+    blk.vehicles_arrived = pyo.Expression(expr=weighted(st.arrival))
+    blk.arrival_shortfall = pyo.Expression(expr=demand_total - blk.vehicles_arrived)
+    blk.arrival_penalty = pyo.Expression(expr=opts.penalty_per_vehicle * blk.arrival_shortfall)
+    blk.dta_index = st.index
 
 
 def traffic_cost_expr(blk: pyo.Block, price_per_kwh: np.ndarray | list[float] | float) -> Any:

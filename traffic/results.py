@@ -46,9 +46,12 @@ def _var_values(var: pyo.Var) -> np.ndarray:
 
 def variable_values(blk: pyo.Block) -> pd.DataFrame:
     """``blk.dta_index.variables`` with the solved ``vehicles`` and ``soc`` (battery eq.)."""
-    idx: DtaIndex = blk.dta_index
-    lo = _var_values(blk.veh_min)
-    hi = _var_values(blk.veh_max)
+    return quantities(blk.dta_index, _var_values(blk.veh_min), _var_values(blk.veh_max))
+
+
+def quantities(idx: DtaIndex, lo: np.ndarray, hi: np.ndarray) -> pd.DataFrame:
+    """``idx.variables`` with ``vehicles = lo + hi`` and ``soc = floor lo + soc_max hi``
+    (battery equivalents) from the values of ``veh_min`` (``lo``) and ``veh_max`` (``hi``)."""
     out = idx.variables.copy()
     out["vehicles"] = lo + hi
     out["soc"] = out["soc_floor"].to_numpy() * lo + idx.options.soc_max * hi
@@ -95,13 +98,14 @@ def dta_results(blk: pyo.Block) -> TrafficResults:
     collector is paused meanwhile.
     """
     with PauseGC():  # a full collection over a large model costs more than the tables
-        return _dta_results(blk)
+        return tables_from_values(blk.dta_index, _var_values(blk.veh_min), _var_values(blk.veh_max))
 
 
-def _dta_results(blk: pyo.Block) -> TrafficResults:
-    idx: DtaIndex = blk.dta_index
+def tables_from_values(idx: DtaIndex, lo: np.ndarray, hi: np.ndarray) -> TrafficResults:
+    """The result tables and scalars from the values of ``veh_min`` (``lo``) and ``veh_max``
+    (``hi``) in the order of ``idx.variables`` (any solver path, e.g. the matrix engine)."""
     T = idx.steps
-    v = variable_values(blk)
+    v = quantities(idx, lo, hi)
     kind = v["kind"].to_numpy()
     t = v["t"].to_numpy(dtype=np.int64)
     veh = v["vehicles"].to_numpy()
