@@ -1,0 +1,120 @@
+"""The tariff scheme's DSO and aggregator (EVA) problems in the matrix engine.
+
+The same problems as :func:`coupling.dso.build_dso` and :func:`coupling.dso.build_eva` (see that
+module for the maths): one DTA block per aggregator (:func:`engine.dta.declare_dta`, names
+prefixed ``"<aggregator>:"``), the lifted station loads ``charge_kw[station, t]`` (kW) and
+total ``total_kw[t]`` (kW) with the diagonal quadratic costs ``eps dt p^2`` and
+``beta dt P^2``, and, for the DSO, the LinDistFlow block (:func:`engine.lindistflow.
+declare_lindistflow`) with each station's load added to the balance row of its bus.
+
+For an EVA the tariff enters only the linear cost of ``charge_kw``: :func:`set_tariff` changes
+those coefficients in place, so every loop iteration re-solves the same matrices.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from engine.assemble import Assembled
+from engine.dta import declare_dta
+from engine.lindistflow import declare_lindistflow
+from engine.problem import Problem, index
+from power.feeder import Feeder
+from power.limits import Limits
+from traffic.dta import DtaStructure
+
+
+def _charging(
+    prob: Problem,
+    structures: dict[str, DtaStructure],
+    stations: list[str],
+    steps: int,
+    dt: float,
+    beta: float,
+    eps: float,
+) -> None:
+    """``charge_kw[y, t] = sum_a station_p_kw^a[y, t]`` with cost ``eps dt p^2`` (and
+    ``total_kw[t] = sum_y charge_kw[y, t]`` with ``beta dt P^2`` when beta > 0)."""
+    idx = index(station=np.asarray(stations, dtype=str), t=np.arange(steps))
+    n = idx.size
+    prob.add_vars("charge_kw", idx, qcost=2.0 * eps * dt)
+    terms: dict[str, sp.spmatrix] = {"charge_kw": sp.identity(n, format="csr")}
+    for a, st in structures.items():
+        terms[f"{a}:veh_min"] = -st.station_load
+        terms[f"{a}:veh_max"] = -st.station_load
+    prob.add_rows("charge_def", idx, terms, 0.0, 0.0)
+    if beta:
+        prob.add_vars("total_kw", index(t=np.arange(steps)), qcost=2.0 * beta * dt)
+        sum_y = sp.kron(np.ones((1, len(stations))), sp.identity(steps), format="csr")
+        prob.add_rows(
+            "total_def",
+            index(t=np.arange(steps)),
+            {"total_kw": sp.identity(steps, format="csr"), "charge_kw": -sum_y},
+            0.0,
+            0.0,
+        )
+
+
+def _traffic_cost(prob: Problem, a: str, st: DtaStructure) -> None:
+    """``w * vehicle_steps + penalty * (demand - arrivals)`` on aggregator ``a``'s columns."""
+    opts = st.index.options
+    c = opts.cost_per_vehicle_step * st.vehicle_steps - opts.penalty_per_vehicle * st.arrival
+    for side in ("veh_min", "veh_max"):
+        prob.vars[f"{a}:{side}"].cost = prob.vars[f"{a}:{side}"].cost + c
+    prob.objective_offset += opts.penalty_per_vehicle * st.index.demand_total
+
+
+def declare_dso(
+    structures: dict[str, DtaStructure],
+    feeder: Feeder,
+    station_bus: dict[str, str],
+    limits: Limits,
+    beta: float,
+    eps: float,
+) -> Problem:
+    """The DSO's centralised QP: every aggregator's DTA, the charging terms and the
+    LinDistFlow block with limits ``limits`` (robust margins included), stations as loads."""
+    prob = Problem()
+    T, dt = feeder.steps, feeder.dt_h
+    stations = list(station_bus)
+    for a, st in structures.items():
+        declare_dta(prob, st, prefix=f"{a}:")
+        _traffic_cost(prob, a, st)
+    _charging(prob, structures, stations, T, dt, beta, eps)
+    declare_lindistflow(prob, feeder, limits=limits)
+    bus = np.array([feeder.bus_pos[station_bus[y]] for y in stations], dtype=np.int64)
+    at_bus = sp.csr_matrix(
+        (np.ones(len(stations)), (bus, np.arange(len(stations)))),
+        shape=(len(feeder.bus_ids), len(stations)),
+    )
+    # extra consumption at the station's bus: inflow - outflow - charge = load - renewables
+    prob.add_to_rows("p_bal", "charge_kw", -sp.kron(at_bus, sp.identity(T), format="csr"))
+    return prob
+
+
+def declare_eva(
+    st: DtaStructure,
+    agg: str,
+    stations: list[str],
+    price: np.ndarray,
+    dt: float,
+    beta: float,
+    eps: float,
+) -> Problem:
+    """Aggregator ``agg``'s QP at zero tariff: its DTA, travel and penalty cost, energy at the
+    price ``price`` (currency/kWh per step) and the charging terms."""
+    prob = Problem()
+    declare_dta(prob, st, prefix=f"{agg}:")
+    _traffic_cost(prob, agg, st)
+    T = st.index.steps
+    _charging(prob, {agg: st}, stations, T, dt, beta, eps)
+    prob.vars["charge_kw"].cost = np.tile(np.asarray(price, float) * dt, len(stations))
+    return prob
+
+
+def set_tariff(asm: Assembled, price: np.ndarray, tariff: np.ndarray, dt: float) -> None:
+    """Set the cost of ``charge_kw`` of an assembled EVA to ``(price_t + tariff[y, t]) dt``
+    (currency/kWh; ``tariff`` stations x steps), in place: the matrices stay as they are."""
+    v = asm.problem.vars["charge_kw"]
+    asm.c[v.offset : v.offset + v.idx.size] = ((price[None, :] + tariff) * dt).reshape(-1)
