@@ -21,7 +21,7 @@ import scipy.sparse as sp
 
 from engine.problem import Problem, index
 from power.feeder import Feeder
-from power.limits import Limits, effective_limits, fixed_q_flows
+from power.limits import Limits, LinearGrid, effective_limits, fixed_q_flows
 
 
 def declare_lindistflow(
@@ -31,6 +31,7 @@ def declare_lindistflow(
     limits: Limits | None = None,
     enforce_limits: bool = True,
     allow_export: bool = True,
+    losses: LinearGrid | None = None,
 ) -> None:
     """Add the LinDistFlow sets of ``feeder`` to ``prob``.
 
@@ -39,6 +40,9 @@ def declare_lindistflow(
         through it.
     enforce_limits : False leaves flows and voltages unbounded (a pure power flow).
     allow_export : False forces ``p_import >= 0``.
+    losses : linearised line losses (:mod:`power.correction`): line l's loss
+        ``a_l + b_l P_l`` is load at its downstream bus, so that bus's balance reads
+        ``(1 - b_l) P_l - outflow = load + a_l`` (as :func:`power.lindistflow.set_losses`).
     """
     tree, T, dt = feeder.tree, feeder.steps, feeder.dt_h
     buses, lines = feeder.bus_ids, feeder.line_ids
@@ -86,10 +90,18 @@ def declare_lindistflow(
     gbus = gens["bus"].map(feeder.bus_pos).to_numpy(np.int64)
     g_inc = sp.csr_matrix((np.ones(ng), (gbus, np.arange(ng))), shape=(nb, ng))
     net = feeder.load_p_kw - feeder.renewable_p_kw()
+    a_p = sp.kron(inc, eye, format="csr")
+    if losses is not None and losses.has_losses:
+        # inflow coefficient 1 - b[l, t] at (child(l), t), column (l, t)
+        rows = (tree.child_bus[:, None] * T + steps[None, :]).reshape(-1)
+        cols = (ll[:, None] * T + steps[None, :]).reshape(-1)
+        a_p = a_p - sp.csr_matrix((losses.loss_b.reshape(-1), (rows, cols)), shape=a_p.shape)
+        net = net.copy()
+        np.add.at(net, tree.child_bus, losses.loss_a_kw)
     prob.add_rows(
         "p_bal",
         index(bus=buses, t=steps),
-        {"p": sp.kron(inc, eye), "p_import": sp.kron(slack, eye), "p_gen": sp.kron(g_inc, eye)},
+        {"p": a_p, "p_import": sp.kron(slack, eye), "p_gen": sp.kron(g_inc, eye)},
         net,
         net,
     )

@@ -144,3 +144,31 @@ def test_quadratic_cost_reaches_highs():
     sol = solve_highs(assemble(prob))
     np.testing.assert_allclose(values(sol, "x"), a + (1 - a.sum()) / 3, atol=1e-6)
     assert duals(sol, "sum")[0] == pytest.approx((1 - a.sum()) / 3, abs=1e-6)
+
+
+def test_linearised_losses_match_the_pyomo_block_and_the_linear_evaluator():
+    from power.limits import LinearGrid
+    from power.lindistflow import set_losses
+
+    f = congested_ieee33()
+    rng = np.random.default_rng(7)
+    shape = (len(f.line_ids), f.steps)
+    grid = LinearGrid(f, loss_a_kw=rng.uniform(0.0, 2.0, shape), loss_b=rng.uniform(0, 0.01, shape))
+    prob = Problem()
+    declare_lindistflow(prob, f, losses=grid)
+    sol = solve_highs(assemble(prob))
+    m, _ = pyomo_solve(f)
+    set_losses(m, grid)
+    ref = solve(m, duals=True)
+    assert sol.objective == pytest.approx(ref.objective, rel=1e-7)
+    T = range(f.steps)
+    y_ref = np.array([[ref.duals[m.p_bal[b, t]] for t in T] for b in f.bus_ids])
+    np.testing.assert_allclose(duals(sol, "p_bal"), y_ref, atol=1e-6)
+    # independent: with the line limits off, the flows are the evaluator's map of the net load
+    free = Problem()
+    g33 = load_case("ieee33").feeder
+    lossy = LinearGrid(g33, loss_a_kw=grid.loss_a_kw, loss_b=grid.loss_b)
+    declare_lindistflow(free, g33, losses=lossy, enforce_limits=False)
+    s = solve_highs(assemble(free))
+    net = g33.load_p_kw - g33.renewable_p_kw()
+    np.testing.assert_allclose(values(s, "p"), lossy.flows(net), atol=1e-6)
