@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from cases.case import CaseError
 from cases.layout import case_layout
 
 if TYPE_CHECKING:
@@ -511,23 +512,27 @@ def map_div(fig: go.Figure, with_library: bool = True) -> str:
     return (plotly_script() if with_library else "") + div
 
 
-def result_map(case: Case, tables: dict[str, pd.DataFrame], title: str | None = None) -> str:
-    """A self-contained HTML page (opens offline) with the interactive map of ``case`` and the
-    results in ``tables`` (see :func:`map_figure`)."""
+def map_page(fig: go.Figure, title: str) -> str:
+    """A self-contained HTML page (opens offline) showing ``fig``."""
     from coupling.report import GENERATOR
 
-    fig = map_figure(case, tables, title)
-    name = html.escape(str(title or case.name))
+    name = html.escape(title)
     return (
         f"<!doctype html><html><head><meta charset='utf-8'>{GENERATOR}"
         f"<title>evtp map: {name}</title></head><body>{map_div(fig)}</body></html>\n"
     )
 
 
+def result_map(case: Case, tables: dict[str, pd.DataFrame], title: str | None = None) -> str:
+    """A self-contained HTML page (opens offline) with the interactive map of ``case`` and the
+    results in ``tables`` (see :func:`map_figure`)."""
+    return map_page(map_figure(case, tables, title), str(title or case.name))
+
+
 # --- which case a run was made from --------------------------------------------------------
 
 
-class MapCaseError(ValueError):
+class MapCaseError(CaseError):
     """The case given for a run's map does not fit the run (one line, names the element)."""
 
 
