@@ -143,6 +143,11 @@ def case_layout(case: Case) -> CaseLayout:
     """Coordinates of every road node and feeder bus of ``case`` (see the module docstring)."""
     buses, geographic = feeder_coordinates(case.feeder)
     if case.traffic is None:
+        if not geographic:  # a tree layout as wide as it is high, not a thin column
+            w = float(np.ptp(buses["x"].to_numpy(dtype=float)))
+            h = float(np.ptp(buses["y"].to_numpy(dtype=float)))
+            if w and h:
+                buses = buses.assign(x=buses["x"] * (h / w))
         return CaseLayout(nodes=None, buses=buses)
     nodes = road_coordinates(case.traffic.network)
     return CaseLayout(nodes=nodes, buses=place_beside(buses, nodes, geographic))

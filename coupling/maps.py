@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 LOADING_EDGES = (0.5, 0.8, 0.95, 1.0 + 1e-6)
 LOADING_NAMES = ("< 50 %", "50-80 %", "80-95 %", "95-100 %", "> 100 %")
 LOADING_COLOURS = ("#2ca02c", "#bcbd22", "#ff7f0e", "#d62728", "#7b2d8e")
-LABEL_MAX = 60  # layers with more elements are named in their hover text only
+LABEL_MAX = 80  # layers with more elements are named in their hover text only
 VOLTAGE_SCALE = "RdBu"
 TARIFF_SCALE = "Viridis"
 
@@ -145,12 +145,15 @@ class _Layers:
         self.v = _pivot(buses, "bus", "v_pu", self.bus_ids, self.ts)
         self.v_ac = _pivot(buses, "bus", "v_pu_ac", self.bus_ids, self.ts)
         tariffs = tables.get("tariffs")
-        self.bus_dlmp = (
-            _pivot(tariffs, "bus", "dlmp", self.bus_ids, self.ts)
-            if tariffs is not None and "station" not in tariffs.columns
-            else np.full((len(self.bus_ids), len(self.ts)), np.nan)
-        )
-        self.has_grid = lines is not None or buses is not None
+        # price per bus and step: the DLMP, else the bus tariff (fleet market), in currency/kWh
+        self.price_name = "DLMP"
+        self.bus_dlmp = np.full((len(self.bus_ids), len(self.ts)), np.nan)
+        if tariffs is not None and "station" not in tariffs.columns:
+            col = next((c for c in ("dlmp", "tariff") if c in tariffs.columns), None)
+            if col is not None:
+                self.price_name = "DLMP" if col == "dlmp" else "tariff"
+                self.bus_dlmp = _pivot(tariffs, "bus", col, self.bus_ids, self.ts)
+        self.ev_kw = self._fleet_load(tables.get("fleet"))
         st = case.traffic.stations if case.traffic is not None else None
         self.stations = (
             st.table.assign(
@@ -161,8 +164,19 @@ class _Layers:
         )
         self._station_values()
 
+    def _fleet_load(self, fleet: pd.DataFrame | None) -> np.ndarray:
+        """Stationary-EV load per bus and step (kW), NaN without a fleet table."""
+        evs = self.case.fleet.evs if self.case.fleet is not None else None
+        if fleet is None or evs is None or "p_kw" not in fleet.columns:
+            return np.full((len(self.bus_ids), len(self.ts)), np.nan)
+        where = dict(zip(evs["ev"].astype(str), evs["bus"].astype(str)))
+        at_bus = fleet.assign(bus=fleet["ev"].astype(str).map(where))
+        load = _pivot(at_bus, "bus", "p_kw", self.bus_ids, self.ts)
+        hosts = np.isin(self.bus_ids, list(set(where.values())))[:, None]
+        return np.where(hosts, np.nan_to_num(load), np.nan)  # 0 kW when plugged out
+
     def _station_values(self) -> None:
-        """Colour of each station per step: its tariff, else its bus's DLMP, else its load."""
+        """Colour of each station per step: its tariff, else its bus's price, else its load."""
         if self.stations is None:
             return
         ids = list(self.stations["station"])
@@ -180,7 +194,7 @@ class _Layers:
         elif np.isfinite(self.bus_dlmp).any():
             pos = {b: i for i, b in enumerate(self.bus_ids)}
             self.st_colour = self.bus_dlmp[[pos[b] for b in self.stations["bus"]]]
-            self.st_what = "DLMP of the bus (currency/kWh)"
+            self.st_what = f"{self.price_name} of the bus (currency/kWh)"
         else:
             self.st_colour = self.st_load
             self.st_what = "station load (kW)"
@@ -333,13 +347,15 @@ class _Layers:
         v = self.v[:, k] if k is not None else nan
         vac = self.v_ac[:, k] if k is not None else nan
         dlmp = self.bus_dlmp[:, k] if k is not None else nan
+        ev = self.ev_kw[:, k] if k is not None else nan
         buses = self.case.feeder.buses
         lo = float(pd.to_numeric(buses["v_min_pu"]).min())
         hi = float(pd.to_numeric(buses["v_max_pu"]).max())
         hover = [
             f"bus {b}<br>v {_fmt(a, '.4f')} pu (AC {_fmt(c, '.4f')} pu)"
-            + (f"<br>DLMP {d:.4g} /kWh" if np.isfinite(d) else "")
-            for b, a, c, d in zip(self.bus_ids, v, vac, dlmp)
+            + (f"<br>{self.price_name} {d:.4g} /kWh" if np.isfinite(d) else "")
+            + (f"<br>EV load {e:.1f} kW" if np.isfinite(e) else "")
+            for b, a, c, d, e in zip(self.bus_ids, v, vac, dlmp, ev)
         ]
         marker: dict[str, Any] = {"size": 11, "color": "#ffffff"}
         has_v = bool(np.isfinite(self.v).any())

@@ -301,3 +301,24 @@ def test_city_sized_map_stays_small():
     assert len(road_traces) == 3
     assert all(not road_traces & set(f.traces) for f in fig.frames)
     assert len(fig.to_json()) < 400_000
+
+
+def test_fleet_load_and_bus_tariff_in_bus_hover():
+    """hu2014-lv: bus tariffs (fleet capacity market) and the stationary EVs' load per bus."""
+    case = load_case("hu2014-lv")
+    evs = case.fleet.evs.set_index("ev").bus
+    assert (evs["ev1"], evs["ev2"]) == ("H1", "H2")
+    tables = {
+        "fleet": pd.DataFrame(
+            {"ev": ["ev1", "ev2", "ev2"], "t": [5, 5, 6], "p_kw": [2.3, 1.0, 0.7]}
+        ),
+        "tariffs": pd.DataFrame({"bus": ["H1", "H1"], "t": [5, 6], "tariff": [0.081, 0.09]}),
+    }
+    fig = json.loads(map_figure(case, tables).to_json())
+    hover = dict(zip(case.feeder.bus_ids, _frame_trace(fig, 0, "buses")["hovertext"]))
+    assert hover["H1"].endswith("<br>tariff 0.081 /kWh<br>EV load 2.3 kW")
+    assert hover["H2"].endswith("<br>EV load 1.0 kW")
+    assert "EV load" not in hover["LV0"]  # no EV at the LV busbar
+    hover = dict(zip(case.feeder.bus_ids, _frame_trace(fig, 1, "buses")["hovertext"]))
+    assert hover["H1"].endswith("tariff 0.09 /kWh<br>EV load 0.0 kW")  # ev1 plugged out
+    assert hover["H2"].endswith("<br>EV load 0.7 kW")
