@@ -2,8 +2,8 @@
 
 One figure per run: road links (grey) with their nodes, feeder lines coloured by loading
 (binned: < 50 %, 50-80 %, 80-95 %, 95-100 %, > 100 % of the limit), buses coloured by voltage
-(pu, on the case's voltage band), stations coloured by tariff (currency/kWh; by DLMP of their
-bus, else by station load, when the run has no station tariff) and dashed station-bus links.
+(pu, on the case's voltage band), stations coloured by tariff (currency/kWh; by the price of
+their bus, else by station load, when the run has no station tariff) and dashed station-bus links.
 Every element is named in its hover text, and by a text label when its layer is small. A time
 slider (plotly frames) steps through the run's steps, labelled with clock time from the case's
 ``[time] start`` and ``dt_h``.

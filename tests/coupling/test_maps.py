@@ -322,3 +322,20 @@ def test_fleet_load_and_bus_tariff_in_bus_hover():
     hover = dict(zip(case.feeder.bus_ids, _frame_trace(fig, 1, "buses")["hovertext"]))
     assert hover["H1"].endswith("tariff 0.09 /kWh<br>EV load 0.0 kW")  # ev1 plugged out
     assert hover["H2"].endswith("<br>EV load 0.7 kW")
+
+
+def test_run_case_spec_finds_built_in_names_and_case_folders(tmp_path, monkeypatch):
+    from cases.folder import write_case
+    from coupling.maps import run_case_spec
+
+    assert run_case_spec({"case": "ieee33", "command": "evtp opf ieee33"}) == "ieee33"
+    write_case(tiny_case(), tmp_path / "my case")
+    cmd = f"evtp traffic '{tmp_path / 'my case'}' --out runs/x"
+    assert run_case_spec({"case": "tiny", "command": cmd}) == str(tmp_path / "my case")
+    monkeypatch.chdir(tmp_path)  # a relative folder on the command line, from where it ran
+    assert run_case_spec({"case": "tiny", "command": "evtp traffic 'my case'"}, tmp_path) == str(
+        tmp_path / "my case"
+    )
+    # another case's folder on the command line, or none at all: not found
+    assert run_case_spec({"case": "other", "command": cmd}) is None
+    assert run_case_spec({"case": "tiny", "command": "evtp traffic gone"}) is None
