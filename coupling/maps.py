@@ -30,9 +30,10 @@ from cases.case import CaseError
 from cases.layout import case_layout
 
 if TYPE_CHECKING:
-    import plotly.graph_objects as go
-
     from cases.case import Case
+
+Trace = dict[str, Any]  # one plotly trace as plain data (built without plotly's validation)
+Figure = dict[str, Any]  # a plotly figure: data, layout, frames
 
 # line loading bins: upper edges (fraction of the limit) and colours; 1 + 1e-6 keeps a binding
 # limit (loading 1 up to solver round-off) in the 95-100 % bin
@@ -113,6 +114,11 @@ def _steps(tables: dict[str, pd.DataFrame]) -> list[int]:
         if df is not None and "t" in df.columns and len(df):
             ts |= set(pd.to_numeric(df["t"], errors="coerce").dropna().astype(int))
     return sorted(ts)
+
+
+def _scatter(**kw: Any) -> Trace:
+    """A scatter trace as plain data."""
+    return {"type": "scatter", **kw}
 
 
 def _mode(n: int) -> str:
@@ -200,9 +206,7 @@ class _Layers:
             self.st_what = "station load (kW)"
 
     # --- static layers -------------------------------------------------------------------
-    def roads(self) -> list[go.Scatter]:
-        import plotly.graph_objects as go
-
+    def roads(self) -> list[Trace]:
         if self.layout.nodes is None:
             return []
         net = self.case.traffic.network
@@ -216,7 +220,7 @@ class _Layers:
         km = net.segments["length_km"].to_numpy(float)
         nodes = self.layout.nodes["node"].astype(str).tolist()
         return [
-            go.Scatter(
+            _scatter(
                 x=x,
                 y=y,
                 mode="lines",
@@ -225,7 +229,7 @@ class _Layers:
                 hoverinfo="skip",
                 legendgroup="roads",
             ),
-            go.Scatter(
+            _scatter(
                 x=_values(0.5 * (xa + xb)),
                 y=_values(0.5 * (ya + yb)),
                 mode="markers",
@@ -236,7 +240,7 @@ class _Layers:
                 legendgroup="roads",
                 showlegend=False,
             ),
-            go.Scatter(
+            _scatter(
                 x=_values(nxy.loc[nodes, "x"].to_numpy(float)),
                 y=_values(nxy.loc[nodes, "y"].to_numpy(float)),
                 mode=_mode(len(nodes)),
@@ -252,10 +256,8 @@ class _Layers:
             ),
         ]
 
-    def links(self) -> list[go.Scatter]:
+    def links(self) -> list[Trace]:
         """Dashed station-bus links (the coupling)."""
-        import plotly.graph_objects as go
-
         if self.stations is None or self.layout.nodes is None:
             return []
         sx, sy = self._station_xy()
@@ -263,7 +265,7 @@ class _Layers:
         i = np.array([pos[b] for b in self.stations["bus"]], dtype=int)
         x, y = _segments(sx, sy, self.bx[i], self.by[i])
         return [
-            go.Scatter(
+            _scatter(
                 x=x,
                 y=y,
                 mode="lines",
@@ -279,11 +281,9 @@ class _Layers:
         return nxy.loc[nodes, "x"].to_numpy(float), nxy.loc[nodes, "y"].to_numpy(float)
 
     # --- layers that change with the step --------------------------------------------------
-    def line_traces(self, k: int | None) -> list[go.Scatter]:
+    def line_traces(self, k: int | None) -> list[Trace]:
         """One trace per loading bin, and the line midpoints (named, coloured by bin), at step
         column ``k`` (None: no results, one grey layer)."""
-        import plotly.graph_objects as go
-
         n = len(self.line_ids)
         load = self.loading[:, k] if k is not None else np.full(n, np.nan)
         b = loading_bin(load)
@@ -292,7 +292,7 @@ class _Layers:
             m = b == j
             x, y = _segments(self.lxa[m], self.lya[m], self.lxb[m], self.lyb[m])
             out.append(
-                go.Scatter(
+                _scatter(
                     x=x,
                     y=y,
                     mode="lines",
@@ -305,7 +305,7 @@ class _Layers:
         m = b < 0
         x, y = _segments(self.lxa[m], self.lya[m], self.lxb[m], self.lyb[m])
         out.append(
-            go.Scatter(
+            _scatter(
                 x=x,
                 y=y,
                 mode="lines",
@@ -323,7 +323,7 @@ class _Layers:
             for i, a, c, p in zip(self.line_ids, load, lac, pkw)
         ]
         out.append(
-            go.Scatter(
+            _scatter(
                 x=_values(0.5 * (self.lxa + self.lxb)),
                 y=_values(0.5 * (self.lya + self.lyb)),
                 mode=_mode(n),
@@ -339,9 +339,7 @@ class _Layers:
         )
         return out
 
-    def bus_trace(self, k: int | None) -> go.Scatter:
-        import plotly.graph_objects as go
-
+    def bus_trace(self, k: int | None) -> Trace:
         n = len(self.bus_ids)
         nan = np.full(n, np.nan)
         v = self.v[:, k] if k is not None else nan
@@ -364,7 +362,7 @@ class _Layers:
             marker |= {"color": _colours(v), "colorscale": VOLTAGE_SCALE, "cmin": lo, "cmax": hi}
             marker["colorbar"] = bar
         marker["line"] = {"color": "#333333", "width": 1}
-        return go.Scatter(
+        return _scatter(
             x=_values(self.bx),
             y=_values(self.by),
             mode=_mode(n),
@@ -377,9 +375,7 @@ class _Layers:
             hoverinfo="text",
         )
 
-    def station_trace(self, k: int | None) -> go.Scatter | None:
-        import plotly.graph_objects as go
-
+    def station_trace(self, k: int | None) -> Trace | None:
         if self.stations is None:
             return None
         ids = list(self.stations["station"])
@@ -407,7 +403,7 @@ class _Layers:
             f"<br>load {_fmt(p, '.1f')} kW, charging {_fmt(h, '.1f')}, queued {_fmt(w, '.1f')}"
             for s, b, a, p, h, w in zip(ids, self.stations["bus"], c, load, ch, q)
         ]
-        return go.Scatter(
+        return _scatter(
             x=_values(sx),
             y=_values(sy),
             mode="markers+text",
@@ -430,27 +426,37 @@ class _Layers:
                 return int(np.where(np.isfinite(a), a, -np.inf).max(axis=0).argmax())
         return 0
 
-    def dynamic(self, k: int | None) -> list[go.Scatter]:
+    def dynamic(self, k: int | None) -> list[Trace]:
         out = [*self.line_traces(k), self.bus_trace(k)]
         st = self.station_trace(k)
         return out + ([st] if st is not None else [])
 
+    def frame(self, k: int) -> list[Trace]:
+        """What changes at step column ``k``: the segments of the loading bins, and only the
+        colours and hover texts of the marker layers (plotly merges them into the traces)."""
+        out = []
+        for tr in self.dynamic(k):
+            if tr["mode"] == "lines":
+                out.append({"type": "scatter", "x": tr["x"], "y": tr["y"]})
+            else:
+                colour = {"color": tr["marker"]["color"]}
+                out.append({"type": "scatter", "marker": colour, "hovertext": tr["hovertext"]})
+        return out
 
-def map_figure(case: Case, tables: dict[str, pd.DataFrame], title: str | None = None) -> go.Figure:
+
+def map_figure(case: Case, tables: dict[str, pd.DataFrame], title: str | None = None) -> Figure:
     """The interactive map of ``case`` with the results in ``tables`` (run tables by name:
     lines, buses, stations, tariffs; any may be missing), one slider step per result step."""
-    import plotly.graph_objects as go
-
     layers = _Layers(case, tables)
     static = [*layers.roads(), *layers.links()]
     ts = layers.ts
     first = layers.busiest_step()
-    fig = go.Figure(data=[*static, *layers.dynamic(first)])
+    data = [*static, *layers.dynamic(first)]
     labels = clock_labels(case.time.start, case.time.dt_h, ts)
     names = [f"{lab} (t {t})" for lab, t in zip(labels, ts)]
-    changing = list(range(len(static), len(fig.data)))
-    fig.frames = [
-        go.Frame(name=name, data=layers.dynamic(k), traces=changing) for k, name in enumerate(names)
+    changing = list(range(len(static), len(data)))
+    frames = [
+        {"name": name, "data": layers.frame(k), "traces": changing} for k, name in enumerate(names)
     ]
     layout: dict[str, Any] = {
         "title": {"text": title or f"{case.name}: results on the map"},
@@ -501,8 +507,7 @@ def map_figure(case: Case, tables: dict[str, pd.DataFrame], title: str | None = 
                 ],
             }
         ]
-    fig.update_layout(**layout)
-    return fig
+    return {"data": data, "layout": layout, "frames": frames}
 
 
 @lru_cache(maxsize=1)
@@ -516,10 +521,14 @@ def plotly_script() -> str:
     return f"<script src='data:text/javascript;base64,{data}'></script>"
 
 
-def map_div(fig: go.Figure, with_library: bool = True) -> str:
+def map_div(fig: Figure, with_library: bool = True) -> str:
     """``fig`` as an HTML fragment (a div and its script), preceded by plotly.js when
     ``with_library`` (once per page)."""
-    div = fig.to_html(
+    import plotly.io as pio
+
+    div = pio.to_html(
+        fig,
+        validate=False,  # built from plain data; plotly's validation takes seconds per frame
         full_html=False,
         include_plotlyjs=False,
         auto_play=False,  # open at the slider's step, not playing through the frames
@@ -528,7 +537,7 @@ def map_div(fig: go.Figure, with_library: bool = True) -> str:
     return (plotly_script() if with_library else "") + div
 
 
-def map_page(fig: go.Figure, title: str) -> str:
+def map_page(fig: Figure, title: str) -> str:
     """A self-contained HTML page (opens offline) showing ``fig``."""
     from coupling.report import GENERATOR
 

@@ -64,6 +64,13 @@ def test_builtin_layouts_place_every_bus(name):
         assert lay.nodes.set_index("node").loc["T2"].tolist() == [1.0, 0.0]  # own coordinates
 
 
+def figure_json(*args) -> dict:
+    """The map figure as the page's JSON holds it."""
+    import plotly.io as pio
+
+    return json.loads(pio.to_json(map_figure(*args), validate=False))
+
+
 def named(page: str, name: str) -> bool:
     """``name`` appears whole in the page: as a text label, or ending a hover line (plotly
     writes ``<`` as ``\\u003c`` in the embedded JSON)."""
@@ -71,9 +78,14 @@ def named(page: str, name: str) -> bool:
 
 
 def _frame_trace(fig: dict, frame: int, name: str) -> dict:
+    """Trace ``name`` as shown at ``frame``: the frame's data merged into the trace, as
+    plotly does (frames carry only what changes)."""
     names = [d.get("name") for d in fig["data"]]
+    base = fig["data"][names.index(name)]
     fr = fig["frames"][frame]
-    return fr["data"][fr["traces"].index(names.index(name))]
+    part = fr["data"][fr["traces"].index(names.index(name))]
+    marker = {**base.get("marker", {}), **part.get("marker", {})}
+    return {**base, **part, "marker": marker}
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +114,7 @@ def test_tn20_tariff_map(tn20_run, tmp_path):
         assert not missing
         assert external_urls(text) == []
     _, tables = read_run(tn20_run)
-    fig = json.loads(map_figure(case, tables).to_json())
+    fig = figure_json(case, tables)
     lines = pd.read_csv(tn20_run / "lines.csv", dtype={"line": str})
     buses = pd.read_csv(tn20_run / "buses.csv", dtype={"bus": str})
     tariffs = pd.read_csv(tn20_run / "tariffs.csv", dtype={"station": str})
@@ -166,7 +178,7 @@ def test_grid_only_strategy_map(tmp_path):
     assert all(named(page, f"line {n}") for n in case.feeder.line_ids)
     assert all(named(page, f"bus {n}") for n in case.feeder.bus_ids)
     _, tables = read_run(run)
-    fig = json.loads(map_figure(case, tables).to_json())
+    fig = figure_json(case, tables)
     assert len(fig["frames"]) == 72  # 16:00 to 10:00 in 15 min
     labels = [s["label"] for s in fig["layout"]["sliders"][0]["steps"]]
     assert labels[0] == "16:00" and labels[-1] == "09:45 +1d"
@@ -199,7 +211,7 @@ def test_grid_only_map_by_hand(tmp_path):
         "buses": pd.DataFrame({"bus": ["0", "1", "2"] * 3, "t": ts3, "v_pu": v}),
         "tariffs": pd.DataFrame({"bus": ["0", "1", "2"] * 3, "t": ts3, "dlmp": np.arange(9) / 100}),
     }
-    fig = json.loads(map_figure(case, tables).to_json())
+    fig = figure_json(case, tables)
     names = [d["name"] for d in fig["data"]]
     assert "roads" not in names and "station-bus links" not in names
     assert fig["layout"]["sliders"][0]["active"] == 2  # line a at 120 %
@@ -224,7 +236,7 @@ def test_traffic_only_map_shows_what_the_run_has(tmp_path):
 
     case = tiny_case()
     tables = run_traffic(case).tables
-    fig = json.loads(map_figure(case, tables).to_json())
+    fig = figure_json(case, tables)
     names = [d["name"] for d in fig["data"]]
     # no grid results: plain buses, lines without result, stations coloured by their load
     assert "buses" in names and "stations (station load (kW))" in names
@@ -293,14 +305,14 @@ def test_city_sized_map_stays_small():
             columns=["line", "t", "loading"],
         )
     }
-    fig = map_figure(big, tables)
-    assert len(segs) == 1520 and len(fig.data) < 15
-    road_traces = {
-        i for i, d in enumerate(fig.data) if d.name in ("roads", "road links", "road nodes")
+    fig = figure_json(big, tables)
+    assert len(segs) == 1520 and len(fig["data"]) < 15
+    roads = {
+        i for i, d in enumerate(fig["data"]) if d["name"] in ("roads", "road links", "road nodes")
     }
-    assert len(road_traces) == 3
-    assert all(not road_traces & set(f.traces) for f in fig.frames)
-    assert len(fig.to_json()) < 400_000
+    assert len(roads) == 3
+    assert all(not roads & set(f["traces"]) for f in fig["frames"])
+    assert len(json.dumps(fig)) < 400_000
 
 
 def test_fleet_load_and_bus_tariff_in_bus_hover():
@@ -314,7 +326,7 @@ def test_fleet_load_and_bus_tariff_in_bus_hover():
         ),
         "tariffs": pd.DataFrame({"bus": ["H1", "H1"], "t": [5, 6], "tariff": [0.081, 0.09]}),
     }
-    fig = json.loads(map_figure(case, tables).to_json())
+    fig = figure_json(case, tables)
     hover = dict(zip(case.feeder.bus_ids, _frame_trace(fig, 0, "buses")["hovertext"]))
     assert hover["H1"].endswith("<br>tariff 0.081 /kWh<br>EV load 2.3 kW")
     assert hover["H2"].endswith("<br>EV load 1.0 kW")
