@@ -478,8 +478,8 @@ def map_figure(case: Case, tables: dict[str, pd.DataFrame], title: str | None = 
             {
                 "active": first,
                 "currentvalue": {"prefix": "time "},
-                "x": 0.12,
-                "len": 0.88,
+                "x": 0.2,
+                "len": 0.8,
                 "pad": {"t": 60},
                 "steps": [
                     {"label": lab, "method": "animate", "args": [[name], step_args]}
@@ -582,18 +582,29 @@ def check_case_fits(case: Case, tables: dict[str, pd.DataFrame], spec: str) -> N
 
 
 def run_case_spec(summary: dict[str, Any], cwd: Path | None = None) -> str | None:
-    """The case a run was made from, as a built-in name or a case folder, found from its
-    ``summary.json`` (``case`` and the ``command`` line); None when it cannot be found (a
-    case folder given by a path relative to another directory, or moved)."""
+    """The case a run was made from, found from its ``summary.json``: the case folder on its
+    ``command`` line whose case.toml names the run's ``case`` (relative paths from ``cwd``),
+    else the built-in case of that name; None when neither is found (a folder given relative
+    to another directory, or moved)."""
     from cases.builtin import BUILTIN
+    from cases.folder import read_case
 
     name = summary.get("case")
-    if isinstance(name, str) and name in BUILTIN:
-        return name
     try:
         words = shlex.split(str(summary.get("command") or ""))
     except ValueError:
-        return None
+        words = []
+    base = cwd or Path.cwd()
+    for w in words[2:]:
+        p = Path(w) if Path(w).is_absolute() else base / w
+        if w.startswith("-") or not (p / "case.toml").is_file():
+            continue
+        try:
+            if read_case(p).name == name:
+                return str(p)
+        except Exception:  # an unreadable folder is not the run's case
+            continue
+    return name if isinstance(name, str) and name in BUILTIN else None
     base = cwd or Path.cwd()
     for w in words[2:]:
         if w.startswith("-"):

@@ -351,3 +351,12 @@ def test_run_case_spec_finds_built_in_names_and_case_folders(tmp_path, monkeypat
     # another case's folder on the command line, or none at all: not found
     assert run_case_spec({"case": "other", "command": cmd}) is None
     assert run_case_spec({"case": "tiny", "command": "evtp traffic gone"}) is None
+
+
+def test_a_case_folder_on_the_command_line_wins_over_the_built_in_name(tmp_path):
+    from cases.folder import write_case
+    from coupling.maps import run_case_spec
+
+    write_case(load_case("tn20-dn17"), tmp_path / "edited")  # e.g. a copy edited by the user
+    cmd = f"evtp tariff {tmp_path / 'edited'} --out x"
+    assert run_case_spec({"case": "tn20-dn17", "command": cmd}) == str(tmp_path / "edited")
