@@ -2,8 +2,8 @@
 embedded as base64 PNGs, and the interactive result map (:mod:`coupling.maps`).
 
 The map needs the run's case: ``--case`` (a built-in name or a case folder), else the case
-named in ``summary.json`` when it is built in, else the case folder on the run's command line
-when it is still there. It is embedded in the report and written alone to
+folder on the run's command line (``summary.json``) when it is still there and holds the run's
+case, else the built-in case of the run's case name. It is embedded in the report and written alone to
 ``RUN/figures/map.html``; a run whose case cannot be found gets a report without a map that
 says how to add one.
 
