@@ -3,9 +3,9 @@ embedded as base64 PNGs, and the interactive result map (:mod:`coupling.maps`).
 
 The map needs the run's case: ``--case`` (a built-in name or a case folder), else the case
 folder on the run's command line (``summary.json``) when it is still there and holds the run's
-case, else the built-in case of the run's case name. It is embedded in the report and written alone to
-``RUN/figures/map.html``; a run whose case cannot be found gets a report without a map that
-says how to add one.
+case, else the built-in case of the run's case name. It is embedded in the report and written
+alone to ``RUN/figures/map.html``; a run whose case cannot be found gets a report without a
+map that says how to add one.
 
 The report is ``RUN/report.html``. Like every evtp output it replaces an existing file only
 with ``force`` and only when evtp wrote it (its generator tag, ``GENERATOR``); the run folder
