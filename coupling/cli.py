@@ -879,7 +879,12 @@ def compare(run_a: str, run_b: str, out: str | None, force: bool) -> None:
 
 @main.command()
 @click.argument("run", type=click.Path())
-@click.option("--case", "case_dir", type=click.Path(), help="Case folder, for the network map.")
+@click.option(
+    "--case",
+    "case_dir",
+    type=click.Path(),
+    help="The run's case (built-in name or folder) for the map; found by itself when omitted.",
+)
 @click.option("--force", is_flag=True, help="Replace a report.html that evtp wrote.")
 @_guard
 def report(run: str, case_dir: str | None, force: bool) -> None:
