@@ -12,6 +12,14 @@ from power.feeder import Feeder, empty_table
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
+@pytest.fixture(autouse=True)
+def _no_progress_lines(monkeypatch):
+    """Commands print a progress line every few seconds (common/progress.py); on a loaded
+    machine a test's command may take that long, so tests that count output lines switch them
+    off. tests/common/test_progress.py switches them back on where it tests them."""
+    monkeypatch.setenv("EVTP_PROGRESS", "0")
+
+
 def three_bus(
     *,
     load1=(200.0, 100.0),

@@ -16,7 +16,8 @@ def test_silent_without_reporting(capsys):
     assert capsys.readouterr().err == ""
 
 
-def test_heartbeat_names_the_innermost_phase(capsys):
+def test_heartbeat_names_the_innermost_phase(capsys, monkeypatch):
+    monkeypatch.delenv("EVTP_PROGRESS")
     with progress.reporting("tariff", interval_s=0.2):
         progress.note("iteration 1: done")
         with progress.phase("building model"), progress.phase("solving LP (HiGHS)"):
