@@ -53,7 +53,7 @@ def write_report(
     _check_target(out, force)
     check_writable(run_dir, str(out))
     before = identity(out)
-    figs = figures_for(tables, Path(case_dir) if case_dir else None)
+    figs = figures_for(tables, Path(case_dir) if case_dir else None, summary)
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'>{GENERATOR}",
         f"<title>evtp report: {html.escape(str(summary.get('case')))}</title>",
