@@ -104,15 +104,22 @@ def figure_context(case: Any) -> dict[str, Any]:
     return out
 
 
-def time_axis(ax, t_lo: float, t_hi: float, clock: Clock | None, axis: str = "x") -> None:
+def time_axis(
+    ax,
+    t_lo: float,
+    t_hi: float,
+    clock: Clock | None,
+    axis: str = "x",
+    max_ticks: int = MAX_TIME_TICKS,
+) -> None:
     """Ticks of a step axis spanning steps ``t_lo..t_hi``: ``HH:MM`` at round clock times
-    (at most ``MAX_TIME_TICKS``) when ``clock`` is known, else the label "step t"."""
+    (at most ``max_ticks``) when ``clock`` is known, else the label "step t"."""
     if clock is None:
         (ax.set_xlabel if axis == "x" else ax.set_ylabel)("step t")
         return
     h_lo, h_hi = float(clock.hours(t_lo)), float(clock.hours(t_hi))
     span = max(h_hi - h_lo, clock.dt_h)
-    every = next((e for e in TICK_HOURS if span / e <= MAX_TIME_TICKS - 1), 24.0)
+    every = next((e for e in TICK_HOURS if span / e <= max_ticks - 1), 24.0)
     every = max(every, clock.dt_h) if clock.dt_h in TICK_HOURS else every
     hours = np.arange(np.ceil(h_lo / every - 1e-9) * every, h_hi + 1e-9, every)
     ticks = (hours - clock.start_h) / clock.dt_h
@@ -131,7 +138,7 @@ def _plain_colorbar(fig, im, ax) -> None:
 
     cb = fig.colorbar(im, ax=ax)
     fmt = ScalarFormatter(useOffset=False)
-    fmt.set_powerlimits((-3, 4))
+    fmt.set_powerlimits((-6, 6))
     cb.ax.yaxis.set_major_formatter(fmt)
 
 
