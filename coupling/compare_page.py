@@ -217,15 +217,17 @@ def _none(what: str) -> str:
 def tariff_section(cmp: Comparison) -> str:
     if not len(cmp.tariff_shift):
         missing = [k.upper() for k, r in cmp.runs.items() if "tariffs" not in r["tables"]]
-        why = f"run {' and '.join(missing)} has no tariffs.csv" if missing else "no common column"
+        runs = f"run {missing[0]} has" if len(missing) == 1 else "runs A and B have"
+        why = f"{runs} no tariffs.csv" if missing else "the runs share no tariff column"
         return _none(f"No tariff comparison: {why}.")
     return _diff_heat(cmp.tariff_shift, "tariff B - A (currency/kWh; red: B higher)", cmp.clock)
 
 
-def _station_limits(cmp: Comparison) -> dict[str, float]:
-    out: dict[str, float] = {}
+def _station_limits(cmp: Comparison, key: str = "station_line_kw") -> dict[str, Any]:
+    """``limits[key]`` of the runs' summaries (station -> line limit kW, or line id)."""
+    out: dict[str, Any] = {}
     for r in cmp.runs.values():
-        out |= ((r["summary"].get("limits") or {}).get("station_line_kw")) or {}
+        out |= ((r["summary"].get("limits") or {}).get(key)) or {}
     return out
 
 
@@ -233,7 +235,7 @@ def station_section(cmp: Comparison) -> str:
     st = {k: r["tables"].get("stations") for k, r in cmp.runs.items()}
     if st["a"] is None or st["b"] is None:
         return _none("No station loads: the runs have no stations.csv (fleet or grid runs).")
-    limits = _station_limits(cmp)
+    limits, lines = _station_limits(cmp), _station_limits(cmp, "station_line")
     names = list(dict.fromkeys([*st["a"].station.astype(str), *st["b"].station.astype(str)]))
     names = names[:MAX_STATION_PANELS]
     ncol = 2 if len(names) > 1 else 1
@@ -243,6 +245,13 @@ def station_section(cmp: Comparison) -> str:
         for tag, style in (("a", "-"), ("b", "--")):
             d = st[tag][st[tag].station.astype(str) == name]
             ax.step(d.t, d.p_kw.clip(lower=0), where="mid", ls=style, label=tag.upper())
+        line = lines.get(name)
+        for tag, style in (("a", ":"), ("b", "-.")):
+            lt = cmp.runs[tag]["tables"].get("lines")
+            if line is not None and lt is not None:
+                d = lt[lt.line.astype(str) == line]
+                lab = f"{tag.upper()}: line {line} flow"
+                ax.step(d.t, d.p_kw.abs(), where="mid", ls=style, lw=0.9, color="grey", label=lab)
         if name in limits:
             ax.axhline(limits[name], label=f"line limit {limits[name]:g} kW", **LIMIT_STYLE)
         ax.set_title(name, fontsize=9)
@@ -251,7 +260,14 @@ def station_section(cmp: Comparison) -> str:
         time_axis(ax, st["a"].t.min() - 0.5, st["a"].t.max() + 0.5, cmp.clock, max_ticks=7)
     for ax in axes.ravel()[len(names) :]:
         ax.set_axis_off()
-    note = "" if limits else _none("The runs record no station line limits (older run folders).")
+    note = (
+        "<p>The station's line also carries its bus's own load and generation, so its flow "
+        "(grey) can differ from the station load.</p>"
+        if lines
+        else ""
+    )
+    if not limits:
+        note += _none("The runs record no station line limits (older run folders).")
     return _png(fig) + note
 
 

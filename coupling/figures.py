@@ -77,8 +77,8 @@ def clock_of(summary: dict[str, Any] | None) -> Clock | None:
 
 def figure_context(case: Any) -> dict[str, Any]:
     """Summary entries the figures need from the case: ``start`` (clock time of step 0) and
-    ``limits`` (voltage band in pu over the non-slack buses, and each station's line limit
-    in kW: the ``p_max_kw`` of the line feeding the station's bus)."""
+    ``limits`` (voltage band in pu over the non-slack buses, each station's line limit in kW:
+    the ``p_max_kw`` of the line feeding the station's bus, and that line's id)."""
     out: dict[str, Any] = {"start": case.time.start}
     limits: dict[str, Any] = {}
     feeder = getattr(case, "feeder", None)
@@ -91,14 +91,15 @@ def figure_context(case: Any) -> dict[str, Any]:
         stations = getattr(getattr(traffic, "stations", None), "table", None)
         if stations is not None and "bus" in stations and "p_max_kw" in feeder.lines:
             feed = feeder.lines.assign(to_bus=feeder.lines.to_bus.astype(str))
-            feed = feed.drop_duplicates("to_bus").set_index("to_bus").p_max_kw
-            kw = {
-                str(s): float(feed[str(bus)])
+            feed = feed.drop_duplicates("to_bus").set_index("to_bus")
+            fed = [
+                (str(s), str(bus))
                 for s, bus in zip(stations.station, stations.bus)
-                if str(bus) in feed.index and np.isfinite(feed[str(bus)])
-            }
-            if kw:
-                limits["station_line_kw"] = kw
+                if str(bus) in feed.index and np.isfinite(feed.p_max_kw[str(bus)])
+            ]
+            if fed:
+                limits["station_line_kw"] = {s: float(feed.p_max_kw[b]) for s, b in fed}
+                limits["station_line"] = {s: str(feed.line[b]) for s, b in fed}
     if limits:
         out["limits"] = limits
     return out
