@@ -56,6 +56,11 @@ def _when(t: float, clock: Clock | None) -> str:
     return clock.label(t) if clock is not None else f"step {int(t)}"
 
 
+def _at(where: str) -> str:
+    """``"at F1 "`` for a station; nothing for the fleet as a whole (fleet runs)."""
+    return "" if where == "fleet" else f"at {where} "
+
+
 def _g(x: float) -> str:
     """Four significant digits, no exponent for ordinary sizes."""
     return f"{x:.4g}"
@@ -117,14 +122,15 @@ def energy_sentences(shift: pd.DataFrame, clock: Clock | None) -> list[str]:
                 f"to {_names(list(up.index))}."
             )
     else:
-        out.append(f"Every station charges the same energy in A and B (within {ENERGY_EPS} kWh).")
+        who = "The fleet charges" if list(per.index) == ["fleet"] else "Every station charges"
+        out.append(f"{who} the same energy in A and B (within {ENERGY_EPS} kWh).")
     moved = shift["diff"].abs().sum() / 2
     if moved > ENERGY_EPS:
         lo, hi = shift.loc[shift["diff"].idxmin()], shift.loc[shift["diff"].idxmax()]
         out.append(
             f"Over stations and steps, {moved:.1f} kWh are charged at another station or time "
-            f"(half the sum of |B - A|); the largest fall is at {lo['where']} at "
-            f"{_when(lo.t, clock)} ({lo['diff']:.1f} kWh), the largest rise at {hi['where']} "
+            f"(half the sum of |B - A|); the largest fall is {_at(lo['where'])}at "
+            f"{_when(lo.t, clock)} ({lo['diff']:.1f} kWh), the largest rise {_at(hi['where'])}"
             f"at {_when(hi.t, clock)} (+{hi['diff']:.1f} kWh)."
         )
     return out
@@ -234,7 +240,10 @@ def _station_limits(cmp: Comparison, key: str = "station_line_kw") -> dict[str, 
 def station_section(cmp: Comparison) -> str:
     st = {k: r["tables"].get("stations") for k, r in cmp.runs.items()}
     if st["a"] is None or st["b"] is None:
-        return _none("No station loads: the runs have no stations.csv (fleet or grid runs).")
+        fl = {k: r["tables"].get("fleet") for k, r in cmp.runs.items()}
+        if fl["a"] is None or fl["b"] is None:
+            return _none("No station loads: the runs have no stations.csv or fleet.csv.")
+        return _none("No stations in these fleet runs; the total load of the fleet:") + _fleet(fl, cmp)
     limits, lines = _station_limits(cmp), _station_limits(cmp, "station_line")
     names = list(dict.fromkeys([*st["a"].station.astype(str), *st["b"].station.astype(str)]))
     names = names[:MAX_STATION_PANELS]
@@ -269,6 +278,19 @@ def station_section(cmp: Comparison) -> str:
     if not limits:
         note += _none("The runs record no station line limits (older run folders).")
     return _png(fig) + note
+
+
+def _fleet(fleet: dict[str, pd.DataFrame], cmp: Comparison) -> str:
+    """Total charging load of the fleet over time in A and B (kW, positive = charging)."""
+    fig, ax = _subplots(figsize=(9, 3))
+    for tag, style in (("a", "-"), ("b", "--")):
+        load = fleet[tag].groupby("t").p_kw.sum()
+        ax.step(load.index, load.to_numpy(), where="mid", ls=style, label=tag.upper())
+    t = fleet["a"].t
+    ax.set_ylabel("fleet load (kW)")
+    ax.legend(fontsize=8)
+    time_axis(ax, t.min() - 0.5, t.max() + 0.5, cmp.clock)
+    return _png(fig)
 
 
 def routing_section(cmp: Comparison) -> str:

@@ -224,5 +224,6 @@ def test_sections_without_data_say_so(tmp_path):
             f / "fleet.csv", index=False
         )
     page = _page(a, b, tmp_path / "cmp2")
-    assert "No station loads" in page and "No routing comparison" in page
-    assert "Every station charges the same energy in A and B" in page
+    assert "No stations in these fleet runs" in page
+    assert "The fleet charges the same energy in A and B" in page
+    assert "the total load of the fleet" in page and "No routing comparison" in page
