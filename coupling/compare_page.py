@@ -243,7 +243,9 @@ def station_section(cmp: Comparison) -> str:
         fl = {k: r["tables"].get("fleet") for k, r in cmp.runs.items()}
         if fl["a"] is None or fl["b"] is None:
             return _none("No station loads: the runs have no stations.csv or fleet.csv.")
-        return _none("No stations in these fleet runs; the total load of the fleet:") + _fleet(fl, cmp)
+        return _none("No stations in these fleet runs; the total load of the fleet:") + _fleet(
+            fl, cmp
+        )
     limits, lines = _station_limits(cmp), _station_limits(cmp, "station_line")
     names = list(dict.fromkeys([*st["a"].station.astype(str), *st["b"].station.astype(str)]))
     names = names[:MAX_STATION_PANELS]

@@ -358,7 +358,9 @@ def station_activity(stations: pd.DataFrame, summary: dict[str, Any] | None = No
         if not zero["queued"]:
             axes[0].legend(fontsize=8, ncol=4)
         if limit_kw:
-            axes[2].legend(fontsize=7, ncol=4, title="dashed: station line limit", title_fontsize=7)
+            axes[2].legend(
+                fontsize=7, ncol=2, loc="upper left", title="dashed: line limit", title_fontsize=7
+            )
         time_axis(axes[-1], stations.t.min(), stations.t.max(), clock)
         _save(fig, path)
 
