@@ -133,11 +133,11 @@ def time_axis(
         ax.set_ylabel(f"clock time (steps of {clock.dt_h:g} h)")
 
 
-def _plain_colorbar(fig, im, ax) -> None:
+def _plain_colorbar(fig, im, ax, cax=None) -> None:
     """Colour bar with plain tick numbers (no ``1e-8+6.89e-2`` offset text)."""
     from matplotlib.ticker import ScalarFormatter
 
-    cb = fig.colorbar(im, ax=ax)
+    cb = fig.colorbar(im, ax=ax) if cax is None else fig.colorbar(im, cax=cax)
     fmt = ScalarFormatter(useOffset=False)
     fmt.set_powerlimits((-6, 6))
     cb.ax.yaxis.set_major_formatter(fmt)
@@ -284,8 +284,8 @@ def line_loading_heatmap(lines: pd.DataFrame, summary: dict[str, Any] | None = N
         im = _heat(
             ax, lines, "line", "loading", "line loading (fraction of limit)", "inferno", None, clock
         )
-        if im is not None:
-            _plain_colorbar(fig, im, ax)
+        if im is not None:  # in an inset beside the map: both panels keep one width
+            _plain_colorbar(fig, im, ax, cax=ax.inset_axes([1.01, 0.0, 0.02, 1.0]))
         cols = [c for c in ("loading", "loading_ac") if c in lines]
         peak = lines.groupby("t")[cols].max()
         for c, style in zip(cols, ("-", ":")):
