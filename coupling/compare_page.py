@@ -272,8 +272,8 @@ def station_section(cmp: Comparison) -> str:
     for ax in axes.ravel()[len(names) :]:
         ax.set_axis_off()
     note = (
-        "<p>The station's line also carries its bus's own load and generation, so its flow "
-        "(grey) can differ from the station load.</p>"
+        "<p>Grey: the flow on the line feeding the station's bus, which also carries the other "
+        "loads and generation at and beyond that bus; its limit is the red line.</p>"
         if lines
         else ""
     )
