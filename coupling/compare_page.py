@@ -107,6 +107,7 @@ def energy_sentences(shift: pd.DataFrame, clock: Clock | None) -> list[str]:
     if not len(shift):
         return []
     per = shift.groupby("where")["diff"].sum()
+    fleet = list(per.index) == ["fleet"]
     down, up = per[per < -ENERGY_EPS], per[per > ENERGY_EPS]
     parts = []
     if len(down):
@@ -122,13 +123,14 @@ def energy_sentences(shift: pd.DataFrame, clock: Clock | None) -> list[str]:
                 f"to {_names(list(up.index))}."
             )
     else:
-        who = "The fleet charges" if list(per.index) == ["fleet"] else "Every station charges"
+        who = "The fleet charges" if fleet else "Every station charges"
         out.append(f"{who} the same energy in A and B (within {ENERGY_EPS} kWh).")
     moved = shift["diff"].abs().sum() / 2
+    span, place = ("Over the steps", "") if fleet else ("Over stations and steps", "station or ")
     if moved > ENERGY_EPS:
         lo, hi = shift.loc[shift["diff"].idxmin()], shift.loc[shift["diff"].idxmax()]
         out.append(
-            f"Over stations and steps, {moved:.1f} kWh are charged at another station or time "
+            f"{span}, {moved:.1f} kWh are charged at another {place}time "
             f"(half the sum of |B - A|); the largest fall is {_at(lo['where'])}at "
             f"{_when(lo.t, clock)} ({lo['diff']:.1f} kWh), the largest rise {_at(hi['where'])}"
             f"at {_when(hi.t, clock)} (+{hi['diff']:.1f} kWh)."
@@ -274,7 +276,7 @@ def station_section(cmp: Comparison) -> str:
     note = (
         "<p>Grey: the flow on the line feeding the station's bus, which also carries the other "
         "loads and generation at and beyond that bus; its limit is the red line.</p>"
-        if lines
+        if lines and any("lines" in r["tables"] for r in cmp.runs.values())
         else ""
     )
     if not limits:

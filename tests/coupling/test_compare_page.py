@@ -216,6 +216,7 @@ def test_sections_without_data_say_so(tmp_path):
     assert "No tariff comparison: runs A and B have no tariffs.csv" in page
     assert not any("tariffs are" in s for s in _sentences(page))
     assert page.count("data:image/png;base64,") == 4
+    assert "Grey: the flow" not in page  # no lines table, no line flow drawn
     # fleet runs (strategy vs strategy): no stations, no paths
     for f in (a, b):
         (f / "stations.csv").unlink()
