@@ -228,3 +228,22 @@ def test_sections_without_data_say_so(tmp_path):
     assert "No stations in these fleet runs" in page
     assert "The fleet charges the same energy in A and B" in page
     assert "the total load of the fleet" in page and "No routing comparison" in page
+
+
+def test_page_figures_in_clock_time(tmp_path, monkeypatch):
+    """Every time axis of the page's figures is labelled in clock time (06:00 + 30 min x t)."""
+    import coupling.compare_page as page_mod
+    from coupling.compare import compare_runs
+
+    a, b = _pair(tmp_path)
+    figs = []
+    monkeypatch.setattr(page_mod, "_png", lambda fig: figs.append(fig) or "")
+    page_mod.comparison_page(compare_runs(a, b))
+    assert len(figs) == 5
+    timed = [ax for fig in figs for ax in fig.axes if ax.get_xlabel().startswith("clock time")]
+    assert len(timed) == 5  # tariff, stations S1 and S2, routing of OD o1, energy
+    for ax in timed:
+        labels = [x.get_text() for x in ax.get_xticklabels()]
+        assert labels and all(re.fullmatch(r"\d\d:\d\d", x) for x in labels)
+        assert labels[0] == "06:00"
+    assert not any(ax.get_xlabel() == "step t" for fig in figs for ax in fig.axes)
