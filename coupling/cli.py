@@ -152,12 +152,14 @@ def _fail_unconverged(s: dict[str, Any], out: Path) -> None:
         sys.exit(3)
 
 
-def _finish(run: Run, out: Path) -> None:
-    from coupling.figures import figures_for
+def _finish(run: Run, out: Path, case: Any = None) -> None:
+    from coupling.figures import figure_context, figures_for
     from coupling.runfolder import write_run
     from coupling.summary_view import console_lines
 
-    run.figures = run.figures or figures_for(run.tables)
+    if case is not None:  # clock time and limits for the figures (and later evtp report)
+        run.summary.update(figure_context(case))
+    run.figures = run.figures or figures_for(run.tables, summary=run.summary)
     write_run(run, out, overwrite=True)
     s = run.summary
     for line in console_lines(s):
@@ -553,7 +555,7 @@ def powerflow(case: str, out: str | None, force: bool) -> None:
 
     c = load_case(case)
     click.echo(f"power flow of {c.name}: {c.feeder.steps} steps")
-    _finish(run_powerflow(c, command=_command_line()), target)
+    _finish(run_powerflow(c, command=_command_line()), target, c)
 
 
 @main.command()
@@ -612,7 +614,7 @@ def opf(
         ac_correction=not no_ac_correction,
         command=_command_line(),
     )
-    _finish(run, target)
+    _finish(run, target, c)
 
 
 @main.command()
@@ -632,7 +634,7 @@ def traffic(case: str, out: str | None, force: bool) -> None:
 
     c = load_case(case)
     click.echo(f"traffic assignment of {c.name}: {c.time.steps} steps")
-    _finish(run_traffic(c, command=_command_line()), target)
+    _finish(run_traffic(c, command=_command_line()), target, c)
 
 
 @main.command()
@@ -723,7 +725,7 @@ def tariff(
         mech = f"{mechanism} mechanism"
     click.echo(f"tariff of {c.name}: gamma {g}, {mech}, {c.time.steps} steps")
     run = run_tariff(c, opts, command=_command_line(), progress=click.echo)
-    _finish(run, target)
+    _finish(run, target, c)
     _fail_unconverged(run.summary, target)
 
 
@@ -793,7 +795,7 @@ def strategy(
         ac_correction=not no_ac_correction,
         command=_command_line(),
     )
-    _finish(run, target)
+    _finish(run, target, c)
 
 
 @main.command()

@@ -11,6 +11,11 @@
   the steps in which any line of either run is loaded to 99.9 % of its limit or more.
 * Grid effect: max line loading, min voltage and congested line-hours in A and B (runs with
   grid results; traffic-only runs compare routing and charging only).
+* Over time (the tables behind ``compare.html``, :mod:`coupling.compare_page`): the tariff
+  difference B - A per station (or bus) and step (``tariff_shift``), the charging energy per
+  station and step (``energy_shift``, kWh), the departures per OD, path and step
+  (``routing_shift``), and the costs and out-of-sample results of both summaries (``costs``).
+  Each carries a ``clock`` column (HH:MM) when the runs record their start time.
 """
 
 from __future__ import annotations
@@ -23,11 +28,31 @@ import numpy as np
 import pandas as pd
 
 from cases.atomic import atomic_folder
-from coupling.clean import clean_table
+from coupling.clean import clean_table, zero_small
+from coupling.figures import Clock, clock_of
 from coupling.runread import DAMAGED, RunFolderError, read_run
 
 CONGESTED = 0.999  # loading at which a line-step counts as congested
 ENERGY_DECIMALS = 4  # kWh decimals of the charging table; below its last digit: no charging
+TARIFF_DECIMALS = 8  # currency/kWh decimals of the tariff shift table
+# summary keys compared side by side (costs, grid, out-of-sample), in this order
+SUMMARY_KEYS = (
+    "objective",
+    "travel_cost",
+    "charging_cost",
+    "energy_cost",
+    "unserved_kwh",
+    "vehicles_arrived",
+    "max_line_loading",
+    "max_line_loading_ac",
+    "min_voltage_pu",
+    "min_voltage_ac_pu",
+    "oos_samples",
+    "oos_violation_rate",
+    "oos_worst_flow_excess_kw",
+    "oos_worst_voltage_excess_pu",
+    "oos_box_violation_rate",
+)
 
 
 class CompareError(ValueError):
@@ -42,6 +67,12 @@ class Comparison:
     charging: pd.DataFrame
     grid: pd.DataFrame
     scalars: dict[str, float] = field(default_factory=dict)
+    tariff_shift: pd.DataFrame = field(default_factory=pd.DataFrame)
+    energy_shift: pd.DataFrame = field(default_factory=pd.DataFrame)
+    routing_shift: pd.DataFrame = field(default_factory=pd.DataFrame)
+    costs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    runs: dict[str, dict] = field(default_factory=dict)  # "a"/"b" -> path, summary, tables
+    clock: Clock | None = None
 
     def text(self) -> str:
         out = []
@@ -67,6 +98,67 @@ def _load(run: Path) -> tuple[dict, dict[str, pd.DataFrame]]:
     return summary, tables
 
 
+def _with_clock(df: pd.DataFrame, clock: Clock | None) -> pd.DataFrame:
+    """``df`` with a ``clock`` column (HH:MM of each step's start) after ``t``."""
+    if clock is None or not len(df):
+        return df
+    out = df.copy()
+    out.insert(out.columns.get_loc("t") + 1, "clock", [clock.label(t) for t in out.t])
+    return out
+
+
+def _over_time(
+    a: pd.DataFrame | None, b: pd.DataFrame | None, keys: list[str], value: str, name: str
+) -> pd.DataFrame:
+    """``keys`` x t of ``value`` in A and B (missing rows 0) and their difference B - A."""
+    if a is None or b is None:
+        return pd.DataFrame()
+    va = a.groupby(keys + ["t"])[value].sum().rename(f"{name}_a")
+    vb = b.groupby(keys + ["t"])[value].sum().rename(f"{name}_b")
+    out = pd.concat([va, vb], axis=1).fillna(0.0).sort_index().reset_index()
+    for col in (f"{name}_a", f"{name}_b"):
+        out[col] = zero_small(out[col].to_numpy())
+    out["diff"] = zero_small((out[f"{name}_b"] - out[f"{name}_a"]).to_numpy())
+    return out
+
+
+def _tariff_shift(ta: dict, tb: dict) -> pd.DataFrame:
+    """Tariff (else DLMP) of A and B per station (else bus) and step, and B - A."""
+    a, b = ta.get("tariffs"), tb.get("tariffs")
+    if a is None or b is None:
+        return pd.DataFrame()
+    key = "station" if "station" in a and "station" in b else "bus"
+    col = next((c for c in ("tariff", "dlmp") if c in a and c in b), None)
+    if col is None or key not in a or key not in b:
+        return pd.DataFrame()
+    out = _over_time(a, b, [key], col, "tariff").rename(columns={key: "where"})
+    return out.round(TARIFF_DECIMALS)
+
+
+def _energy_shift(loads: dict[str, pd.DataFrame], dt: float) -> pd.DataFrame:
+    """Charging energy (kWh, positive load only) per station/fleet and step in A and B."""
+    if len(loads) != 2:
+        return pd.DataFrame()
+    a, b = (loads[k].assign(e=loads[k].p_kw.clip(lower=0) * dt) for k in ("a", "b"))
+    out = _over_time(a, b, ["key"], "e", "energy_kwh").rename(columns={"key": "where"})
+    return out.round(ENERGY_DECIMALS)
+
+
+def _costs(sa: dict, sb: dict) -> pd.DataFrame:
+    """The numeric ``SUMMARY_KEYS`` of either summary, side by side, with B - A."""
+    rows = []
+    for k in SUMMARY_KEYS:
+        va, vb = sa.get(k), sb.get(k)
+        num = [
+            v if isinstance(v, int | float) and not isinstance(v, bool) else None for v in (va, vb)
+        ]
+        if num[0] is None and num[1] is None:
+            continue
+        d = num[1] - num[0] if None not in num else None
+        rows.append({"quantity": k, "a": num[0], "b": num[1], "b_minus_a": d})
+    return pd.DataFrame(rows, columns=["quantity", "a", "b", "b_minus_a"])
+
+
 def compare_runs(run_a: str | Path, run_b: str | Path) -> Comparison:
     """Compare two run folders of the same case (see module docstring)."""
     sa, ta = _load(Path(run_a))
@@ -86,6 +178,10 @@ def compare_runs(run_a: str | Path, run_b: str | Path) -> Comparison:
             f"different or unknown step lengths: {sa.get('dt_h')} vs {sb.get('dt_h')} h"
         )
     dt = float(sa["dt_h"])
+    clock_a, clock_b = clock_of(sa), clock_of(sb)
+    if clock_a and clock_b and clock_a != clock_b:
+        raise CompareError(f"different start times: {sa['start']} vs {sb['start']}")
+    clock = clock_a or clock_b
 
     # routing
     routing = pd.DataFrame()
@@ -139,8 +235,24 @@ def compare_runs(run_a: str | Path, run_b: str | Path) -> Comparison:
         )
         scalars["vehicles_moved_between_paths"] = float(moved.sum())
 
+    extra = {
+        "tariff_shift": _with_clock(_tariff_shift(ta, tb), clock),
+        "energy_shift": _with_clock(_energy_shift(loads, dt), clock),
+        "routing_shift": _with_clock(
+            _over_time(
+                ta.get("paths"), tb.get("paths"), ["od", "path"], "inflow", "vehicles"
+            ).round(6),
+            clock,
+        ),
+        "costs": _costs(sa, sb),
+        "runs": {
+            "a": {"path": Path(run_a), "summary": sa, "tables": ta},
+            "b": {"path": Path(run_b), "summary": sb, "tables": tb},
+        },
+        "clock": clock,
+    }
     if la is None:
-        return Comparison(routing, charging, pd.DataFrame(), scalars)
+        return Comparison(routing, charging, pd.DataFrame(), scalars, **extra)
     grid = pd.DataFrame(
         {
             "run": ["A", "B"],
@@ -152,15 +264,22 @@ def compare_runs(run_a: str | Path, run_b: str | Path) -> Comparison:
             ],
         }
     ).round(6)
-    return Comparison(routing, charging, grid, scalars)
+    return Comparison(routing, charging, grid, scalars, **extra)
+
+
+SHIFT_TABLES = ("tariff_shift", "energy_shift", "routing_shift", "costs")
 
 
 def write_comparison(cmp: Comparison, out: str | Path) -> Path:
-    """CSV tables, scalars as JSON and a bar figure of the charging shift, atomically."""
+    """CSV tables, scalars as JSON, a bar figure of the charging shift and the page
+    ``compare.html`` (:mod:`coupling.compare_page`), atomically."""
     from matplotlib.figure import Figure  # drawn by Agg when saved; no pyplot, no backend
 
+    from coupling.compare_page import comparison_page
+
     with atomic_folder(out, kind="compare") as tmp:
-        for name in ("routing", "charging", "grid"):
+        (tmp / "compare.html").write_text(comparison_page(cmp), encoding="utf-8")
+        for name in ("routing", "charging", "grid", *SHIFT_TABLES):
             clean_table(getattr(cmp, name)).to_csv(
                 tmp / f"{name}.csv", index=False, lineterminator="\n"
             )

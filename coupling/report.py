@@ -107,7 +107,8 @@ def write_report(
     check_writable(run_dir, str(out))
     before = identity(out)
     case, no_map = _map_case(summary, tables, case_dir)
-    figs = figures_for(tables)  # the interactive map replaces the static network figure
+    # the interactive map replaces the static network figure; the summary gives clock time
+    figs = figures_for(tables, None, summary)
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'>{GENERATOR}",
         f"<title>evtp report: {html.escape(str(summary.get('case')))}</title>",

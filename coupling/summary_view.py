@@ -54,6 +54,10 @@ KEYS: dict[str, Key] = {
     "parameters": _k("Run", "", "the options and case parameters the run used"),
     "steps": _k("Run", "", "number of time steps of the horizon"),
     "dt_h": _k("Run", "h", "length of one time step"),
+    "start": _k("Run", "", "clock time of step 0 (the case's [time] start)"),
+    "limits": _k(
+        "Run", "", "limits the figures draw: voltage band, each station's line and its limit (kW)"
+    ),
     "status": _k("Run", "", "solver termination status"),
     "solver_method": _k("Run", "", "solver and method used (e.g. HiGHS ipm, no crossover)"),
     "n_ev": _k("Run", "", "number of EVs of the stationary fleet"),

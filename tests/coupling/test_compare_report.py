@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +12,7 @@ from click.testing import CliRunner
 
 from coupling.cli import main
 from coupling.compare import CompareError, compare_runs
+from tests.render import external_urls
 
 
 def _run(folder: Path, shares: tuple[float, float], loads: list[float], loading: float, case="c"):
@@ -90,6 +92,16 @@ def test_compare_and_report_on_tariff_runs(tmp_path):
     grid = pd.read_csv(tmp_path / "cmp" / "grid.csv")
     # the robust run keeps the station lines further from their limits: fewer congested hours
     assert grid.congested_line_hours[1] < grid.congested_line_hours[0]
+    # compare.html, the headline case: robust (B) tariffs are higher, never lower, in clock time
+    page = (tmp_path / "cmp" / "compare.html").read_text()
+    shift = pd.read_csv(tmp_path / "cmp" / "tariff_shift.csv")
+    top = shift.loc[shift["diff"].idxmax()]
+    assert top["diff"] > 1e-3 and shift["diff"].min() > -1e-6
+    said = re.search(r"B&#x27;s tariffs are higher than A&#x27;s at ([^<]*)", page).group(1)
+    assert f"by up to {top['diff']:.4g} currency/kWh ({top['where']} at {top.clock})" in said
+    assert "lower than A" not in page and external_urls(page) == []
+    assert "No station loads" not in page and "record no station line limits" not in page
+    assert page.count("data:image/png;base64,") == 5
     res = runner.invoke(main, ["report", str(tmp_path / "rob")])
     assert res.exit_code == 0, res.output
     page = (tmp_path / "rob" / "report.html").read_text()
