@@ -8,7 +8,14 @@ Every command that schedules with grid limits runs its model through :func:`solv
    rating and ``1e-3`` pu of voltage, or after ``max_resolves`` re-solves (default 3);
 3. otherwise correct the block by what it got wrong at this schedule, per line, bus and step
    (:mod:`power.correction`): the linearised line losses as extra load at each line's
-   downstream bus, and the limits tightened by the remaining AC - linear gaps; re-solve; 1.
+   downstream bus, and the limits tightened by the remaining AC - linear gaps (plus their
+   growth since the previous measurement, and at least the previous tightening plus the AC
+   excess left after a loss-aware solve: :func:`next_tightening`); re-solve; 1.
+
+An LP solved on the direct path is re-solved warm (:class:`KeptBlock`): the kept HiGHS
+instance gets the new bounds and right-hand sides in place (the loss slopes only at the first
+correction; later linearisations keep them, :func:`power.correction.with_slope`) and starts
+from its last basis; the AC check re-runs only the steps whose net loads moved.
 
 The history (one row per solve with its linear and AC figures) is the run's
 ``ac_correction`` table and the summary's ``ac_correction_iterations``.
