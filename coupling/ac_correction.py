@@ -8,7 +8,14 @@ Every command that schedules with grid limits runs its model through :func:`solv
    rating and ``1e-3`` pu of voltage, or after ``max_resolves`` re-solves (default 3);
 3. otherwise correct the block by what it got wrong at this schedule, per line, bus and step
    (:mod:`power.correction`): the linearised line losses as extra load at each line's
-   downstream bus, and the limits tightened by the remaining AC - linear gaps; re-solve; 1.
+   downstream bus, and the limits tightened by the remaining AC - linear gaps (plus their
+   growth since the previous measurement, and at least the previous tightening plus the AC
+   excess left after a loss-aware solve: :func:`next_tightening`); re-solve; 1.
+
+An LP solved on the direct path is re-solved warm (:class:`KeptBlock`): the kept HiGHS
+instance gets the new bounds and right-hand sides in place (the loss slopes only at the first
+correction; later linearisations keep them, :func:`power.correction.with_slope`) and starts
+from its last basis; the AC check re-runs only the steps whose net loads moved.
 
 The history (one row per solve with its linear and AC figures) is the run's
 ``ac_correction`` table and the summary's ``ac_correction_iterations``.
@@ -22,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import pyomo.environ as pyo
+from pyomo.common.gc_manager import PauseGC
 
 from power.ac_check import ACResult, ac_check
 from power.correction import (
@@ -30,16 +38,18 @@ from power.correction import (
     ACExcess,
     ACTightening,
     ac_excess,
+    excess_tightening,
     line_ends,
     linearised_losses,
     measured_gaps,
     peak_flow_kw,
+    with_slope,
 )
 from power.feeder import Feeder
 from power.limits import Limits, LinearGrid, effective_limits, flow_rating_kw
 from power.lindistflow import block_limits, set_bounds, set_losses
 from power.results import GridState, grid_state, line_loading
-from power.solve import SolveResult
+from power.solve import SolveResult, kept_lp, resolve_kept
 
 MAX_RESOLVES = 3
 
@@ -103,6 +113,88 @@ def history_row(
     }
 
 
+class KeptBlock:
+    """In-place updates of a LinDistFlow block's compiled LP kept in HiGHS
+    (``solve(m, keep=True)``): its flow and voltage bounds and the linearised losses of its
+    active balance rows, for warm re-solves (no recompilation, the last basis as start).
+
+    The Pyomo block follows: its bounds at once, its balance rows (rebuilt in place, the same
+    constraint objects, so the duals stay keyed by them) in :meth:`sync`.
+    """
+
+    def __init__(self, m: pyo.ConcreteModel, blk: pyo.Block, feeder: Feeder) -> None:
+        h, info = kept_lp(m)
+        self.m, self.blk, self.feeder, self.h = m, blk, feeder, h
+        tree, lines, buses = feeder.tree, feeder.line_ids, feeder.bus_ids
+        steps = range(feeder.steps)
+        col = {id(v): i for i, v in enumerate(info.columns)}
+        row = {id(r.constraint): i for i, r in enumerate(info.rows)}
+        self.p_col = np.array([[col[id(blk.p[ln, t])] for t in steps] for ln in lines])
+        w_pos = [(feeder.bus_pos[b], t) for (b, t), v in blk.w.items() if not v.fixed]
+        self.w_pos = (np.array([i for i, _ in w_pos]), np.array([t for _, t in w_pos]))
+        self.w_col = np.array([col[id(blk.w[buses[i], t])] for i, t in w_pos])
+        # balance row of each line's downstream bus and the coefficient of the line's flow
+        child = [buses[c] for c in tree.child_bus]
+        self.bal_row = np.array(
+            [[row[id(blk.p_bal[child[i], t])] for t in steps] for i in range(len(lines))]
+        )
+        a = info.A.tocsr()
+        coef = np.asarray(a[self.bal_row.ravel(), self.p_col.ravel()]).reshape(self.p_col.shape)
+        g = blk.linear_grid
+        b0 = g.loss_b if g.has_losses else np.zeros(self.p_col.shape)
+        a0 = g.loss_a_kw if g.has_losses else np.zeros(self.p_col.shape)
+        self.sign = coef / (1.0 - b0)  # +-1: the compiler may have negated a row
+        self.rhs = np.asarray(info.rhs, dtype=float)[self.bal_row] - self.sign * a0
+        self.synced = True
+        self.slope = g.loss_b if g.has_losses else None
+        self.coefs_changed = False
+
+    def set_bounds(self, lim: Limits) -> None:
+        """Flow and voltage bounds to ``lim`` (HiGHS and Pyomo)."""
+        pc = self.p_col.ravel()
+        self.h.changeColsBounds(len(pc), pc, -lim.flow_down_kw.ravel(), lim.flow_up_kw.ravel())
+        i, t = self.w_pos
+        self.h.changeColsBounds(len(self.w_col), self.w_col, lim.w_min[i, t], lim.w_max[i, t])
+        set_bounds(self.blk, self.feeder, lim)
+
+    def set_losses(self, grid: LinearGrid) -> None:
+        """Linearised losses of ``grid`` in the balance rows (HiGHS now, Pyomo in sync);
+        the matrix coefficients only when the slopes differ from the current ones."""
+        h = self.h
+        if self.slope is None or not np.array_equal(grid.loss_b, self.slope):
+            coef = (self.sign * (1.0 - grid.loss_b)).ravel().tolist()
+            rows, cols = self.bal_row.ravel().tolist(), self.p_col.ravel().tolist()
+            for r, c, v in zip(rows, cols, coef):
+                h.changeCoeff(r, c, v)
+            self.slope = grid.loss_b
+            self.coefs_changed = True
+        rhs = (self.rhs + self.sign * grid.loss_a_kw).ravel()
+        h.changeRowsBounds(len(rhs), self.bal_row.ravel(), rhs, rhs)
+        self.blk.linear_grid = grid
+        self.synced = False
+
+    def solve(self, duals: bool = True) -> SolveResult:
+        """Warm re-solve (presolve only after coefficient changes)."""
+        res = resolve_kept(self.m, duals, presolve=self.coefs_changed)
+        self.coefs_changed = False
+        return res
+
+    def sync(self) -> None:
+        """Rebuild the Pyomo balance rows in place with the block's linear grid's losses."""
+        if self.synced:
+            return
+        rule = self.blk.p_bal_rule(self.blk.linear_grid)
+        with PauseGC():
+            for (bus, t), con in self.blk.p_bal.items():
+                con.set_value(rule(self.blk, bus, t))
+        self.synced = True
+
+    def release(self) -> None:
+        """Sync the Pyomo block and drop the kept HiGHS instance."""
+        self.sync()
+        del self.m._evtp_highs
+
+
 def solve_ac_feasible(
     m: pyo.ConcreteModel,
     blk: pyo.Block,
@@ -118,30 +210,56 @@ def solve_ac_feasible(
     re-solve until AC-feasible (module docstring)."""
     from coupling.grid_jobs import solve_grid_model
 
-    res = solve_grid_model(m, feeder, **solve_kw)
+    keep = correct and blk.limits_on and max_resolves > 0
+    res = solve_grid_model(m, feeder, keep=keep, **solve_kw)
+    kept = KeptBlock(m, blk, feeder) if keep and kept_lp(m) is not None else None
     rating = flow_rating_kw(feeder, blk.q_fixed_kvar)
     lim_m = block_limits(blk, feeder)  # robust margins, no AC tightening
     tight: ACTightening | None = None
+    gaps_prev: ACTightening | None = None
     peak = None
     history: list[dict] = []
     ac_s = 0.0
-    for k in range(max_resolves + 1):
-        state = grid_state(blk, feeder)
-        t0 = time.perf_counter()
-        ac = ac_check(feeder, state.p_net_kw, state.q_net_kvar)
-        ac_s += time.perf_counter() - t0
-        ex = ac_excess(feeder, ac, rating, lim_m)
-        history.append(history_row(k, feeder, res, state, ac, ex))
-        feasible = ex.ok(tol_loading, tol_v_pu)
-        if feasible or not correct or not blk.limits_on or k == max_resolves:
-            break
-        peak = peak_flow_kw(feeder, ac, peak)
-        grid = linearised_losses(feeder, ac, peak)
-        gaps = measured_gaps(feeder, ac, grid, rating, state.p_net_kw, state.q_net_kvar)
-        tight = gaps if tight is None else tight.combine(gaps)
-        set_losses(blk, grid)
-        set_bounds(blk, feeder, block_limits(blk, feeder, tight))
-        res = solve_grid_model(m, feeder, **solve_kw)
+    ac: ACResult | None = None
+    p_prev = q_prev = None
+    try:
+        for k in range(max_resolves + 1):
+            state = grid_state(blk, feeder)
+            t0 = time.perf_counter()
+            changed = None
+            if ac is not None:  # only the steps whose net loads moved
+                d = np.abs(state.p_net_kw - p_prev) + np.abs(state.q_net_kvar - q_prev)
+                changed = np.flatnonzero(d.max(axis=0) > 1e-6)
+            ac = ac_check(feeder, state.p_net_kw, state.q_net_kvar, previous=ac, steps=changed)
+            p_prev, q_prev = state.p_net_kw, state.q_net_kvar
+            ac_s += time.perf_counter() - t0
+            ex = ac_excess(feeder, ac, rating, lim_m)
+            history.append(history_row(k, feeder, res, state, ac, ex))
+            feasible = ex.ok(tol_loading, tol_v_pu)
+            if feasible or not correct or not blk.limits_on or k == max_resolves:
+                break
+            peak = peak_flow_kw(feeder, ac, peak)
+            grid = linearised_losses(feeder, ac, peak)
+            if kept is not None and kept.slope is not None:
+                # the slopes of the first correction: a warm re-solve stays cheap
+                grid = with_slope(grid, kept.slope, line_ends(feeder, ac).p_up)
+            gaps = measured_gaps(feeder, ac, grid, rating, state.p_net_kw, state.q_net_kvar)
+            # the excess left after a loss-aware solve is added on top of its tightening
+            left = excess_tightening(feeder, ac, rating, lim_m) if k else None
+            tight = next_tightening(tight, gaps, gaps_prev, left)
+            gaps_prev = gaps
+            lim = block_limits(blk, feeder, tight)
+            if kept is not None:
+                kept.set_losses(grid)
+                kept.set_bounds(lim)
+                res = kept.solve(solve_kw.get("duals", True))
+            else:
+                set_losses(blk, grid)
+                set_bounds(blk, feeder, lim)
+                res = solve_grid_model(m, feeder, **solve_kw)
+    finally:
+        if kept is not None:
+            kept.release()
     return ACCorrected(
         result=res,
         state=state,
@@ -153,6 +271,29 @@ def solve_ac_feasible(
         feasible=feasible,
         ac_s=ac_s,
     )
+
+
+def next_tightening(
+    tight: ACTightening | None,
+    gaps: ACTightening,
+    gaps_prev: ACTightening | None = None,
+    left: ACTightening | None = None,
+) -> ACTightening:
+    """The AC tightening for the next solve, never below the previous one ``tight``:
+
+    * the measured ``gaps`` of the re-linearised model, plus their growth since the previous
+      measurement ``gaps_prev`` (a gap that grew as the schedule moved is expected to grow
+      again by about as much);
+    * at least ``tight`` plus the AC excess ``left`` over the limits after a solve with a
+      loss-aware model (the gap not yet tightened away: integral action, which drives the
+      excess to zero where the gaps alone converge slowly).
+    """
+    if gaps_prev is not None:
+        gaps = gaps.extrapolate(gaps_prev)
+    if tight is None:
+        return gaps
+    out = tight.combine(gaps)
+    return out if left is None else out.combine(tight.plus(left))
 
 
 def correct_schedule(

@@ -9,6 +9,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from power.feeder import Feeder
+from power.limits import LinearGrid, effective_limits, fixed_q_flows
 from power.sensitivity import sensitivities
 from traffic.results import variable_values
 
@@ -21,36 +22,32 @@ def unserved_by_od(blk: pyo.Block) -> dict[str, float]:
 
 
 def _limit_violation(
-    feeder: Feeder, sens: Any, p: np.ndarray, margins: Any = None
+    feeder: Feeder, p: np.ndarray, margins: Any = None
 ) -> tuple[str, int, int, str] | None:
-    """First limit that the net load ``p`` (buses x steps, kW) breaks in the linear model,
-    against the limits tightened by ``margins``: (kind ``line``/``low``/``high``, element
-    position, step, sentence) or None."""
-    flow = np.asarray(sens.downstream @ p)
-    fmax = feeder.line_p_max_kw
-    up = fmax - (0.0 if margins is None else margins.flow_up_kw)
-    down = fmax - (0.0 if margins is None else margins.flow_down_kw)
-    excess = np.maximum(flow - up, -flow - down)
+    """First limit that the net load ``p`` (buses x steps, kW; the reactive loads as they are)
+    breaks in the linear model, against the LinDistFlow limits (:func:`power.limits.
+    effective_limits`, S-ratings included) tightened by ``margins``: (kind ``line``/``low``/
+    ``high``, element position, step, sentence) or None."""
+    q = feeder.load_q_kvar
+    lim = effective_limits(feeder, fixed_q_flows(feeder), margins)
+    ev = LinearGrid(feeder).evaluate(p, q, lim)
+    flow = ev.flow_kw
+    excess = np.maximum(ev.ex_up, ev.ex_down)
     if (excess > 1e-6).any():
         i, t = (int(x) for x in np.unravel_index(np.argmax(excess), excess.shape))
-        lim = up[i, t] if flow[i, t] >= 0 else down[i, t]
+        limit = lim.flow_up_kw[i, t] if flow[i, t] >= 0 else lim.flow_down_kw[i, t]
         return (
             "line",
             i,
             t,
             f"line {feeder.line_ids[i]!r} carries {abs(flow[i, t]):.1f} kW at t={t}, above "
-            f"its limit {lim:.1f} kW",
+            f"its limit {limit:.1f} kW",
         )
-    w = sens.squared_voltages(p, feeder.load_q_kvar, feeder.v_slack_pu)
-    v = np.sqrt(np.maximum(w, 0))
-    vmin = feeder.buses["v_min_pu"].to_numpy(float)[:, None] ** 2
-    vmax = feeder.buses["v_max_pu"].to_numpy(float)[:, None] ** 2
-    if margins is not None:
-        vmin, vmax = vmin + margins.w_low, vmax - margins.w_high
-    vmin = np.sqrt(np.maximum(np.broadcast_to(vmin, w.shape), 0))
-    vmax = np.sqrt(np.maximum(np.broadcast_to(vmax, w.shape), 0))
+    v = np.sqrt(np.maximum(ev.w, 0))
+    vmin = np.sqrt(np.maximum(lim.w_min, 0))
+    vmax = np.sqrt(np.maximum(lim.w_max, 0))
     low = vmin - v
-    low[feeder.tree.slack] = -np.inf
+    low[lim.free] = -np.inf
     if (low > 1e-6).any():
         b, t = (int(x) for x in np.unravel_index(np.argmax(low), low.shape))
         return (
@@ -61,7 +58,7 @@ def _limit_violation(
             f"{vmin[b, t]:.4f} pu",
         )
     high = v - vmax
-    high[feeder.tree.slack] = -np.inf
+    high[lim.free] = -np.inf
     if (high > 1e-6).any():
         b, t = (int(x) for x in np.unravel_index(np.argmax(high), high.shape))
         return (
@@ -94,12 +91,12 @@ def base_load_violation(feeder: Feeder, margins: Any = None, uncertainty: Any = 
     """
     sens = sensitivities(feeder)
     p = feeder.load_p_kw - feeder.renewable_p_kw()
-    hit = _limit_violation(feeder, sens, p)
+    hit = _limit_violation(feeder, p)
     if hit is not None:
         return f"the base load alone: {hit[3]}"
     gmin = _gen_min_kw(feeder)
     if gmin.any():
-        hit = _limit_violation(feeder, sens, p - gmin)
+        hit = _limit_violation(feeder, p - gmin)
         if hit is not None:
             kind, pos, t, text = hit
             g = feeder.generators
@@ -116,7 +113,7 @@ def base_load_violation(feeder: Feeder, margins: Any = None, uncertainty: Any = 
                 f"produce at least {pmin[j]:g} kW (grid/generators.csv p_min_kw): {text}"
             )
     if margins is not None:
-        hit = _limit_violation(feeder, sens, p, margins)
+        hit = _limit_violation(feeder, p, margins)
         if hit is not None:
             return f"the uncertainty bounds tighten the limits too far: {hit[3]}" + _largest_bound(
                 feeder, sens, uncertainty, hit

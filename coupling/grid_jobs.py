@@ -142,6 +142,7 @@ def run_opf(
     sample_gamma: float | None = None,
     seed: int = 0,
     ac_correction: bool = True,
+    ac_samples: int | None = None,
     command: str = "opf",
 ) -> Run:
     """Multi-period (robust) OPF with the case's generators and import; DLMP table, AC check
@@ -149,7 +150,8 @@ def run_opf(
 
     ``gamma`` defaults to the case's ``[robust] gamma``; 0 is the deterministic OPF. The
     realisations are drawn in the set of ``sample_gamma`` (default ``gamma``), so a
-    deterministic schedule can be tested in the robust set. ``ac_correction`` corrects the
+    deterministic schedule can be tested in the robust set; the first ``ac_samples`` (default
+    :data:`AC_SAMPLES`) of them also in the AC power flow. ``ac_correction`` corrects the
     linear model until the schedule keeps the limits in the AC power flow
     (:mod:`coupling.ac_correction`).
     """
@@ -170,7 +172,17 @@ def run_opf(
     t2 = time.perf_counter()
     s_gamma = gamma if sample_gamma is None else sample_gamma
     oos = (
-        out_of_sample(case, state, acr, sens, s_gamma, uncertainty_set, samples, seed)
+        out_of_sample(
+            case,
+            state,
+            acr,
+            sens,
+            s_gamma,
+            uncertainty_set,
+            samples,
+            seed,
+            ac_samples=AC_SAMPLES if ac_samples is None else ac_samples,
+        )
         if samples
         else {}
     )
@@ -208,6 +220,9 @@ def run_opf(
     return Run(summary=summary, tables=tables)
 
 
+AC_SAMPLES = 20  # out-of-sample draws also checked with the AC power flow
+
+
 def out_of_sample(
     case: Case,
     state: GridState,
@@ -218,6 +233,7 @@ def out_of_sample(
     samples: int,
     seed: int,
     tol_kw: float = 1e-3,
+    ac_samples: int = AC_SAMPLES,
 ) -> dict[str, Any]:
     """Violation rate and worst excess of the fixed schedule over ``samples`` realisations;
     a flow limit counts as violated when exceeded by more than ``tol_kw`` (kW).
@@ -231,6 +247,10 @@ def out_of_sample(
     check, 0 for a hardened schedule. ``oos_box_*``: realisations anywhere in the full
     forecast-error box ``|delta| <= xi`` of every source — the exposure that a budget below 1
     (or Γ = 0, the deterministic schedule) leaves unprotected.
+
+    ``oos_ac_*``, ``oos_box_ac_*``: the first ``ac_samples`` of the same draws run through the
+    AC power flow (:func:`ac_out_of_sample`), a limit exceeded beyond the AC correction's
+    tolerances (1e-3 of a rating, 1e-3 pu).
     """
     f = case.feeder
     src = uncertain_sources(f, case.uncertainty)
@@ -238,8 +258,9 @@ def out_of_sample(
     lim = effective_limits(f, fixed_q_flows(f), getattr(model, "tightening", None))
     ev = grid.evaluate(state.p_net_kw, state.q_net_kvar, lim)
 
-    def draws_in(g: float, k: SetKind) -> OutOfSample:
-        return evaluate_out_of_sample(
+    def draws_in(g: float, k: SetKind) -> tuple[OutOfSample, dict[str, Any]]:
+        deltas = sample_deviations(src, g, k, samples, seed)
+        lin = evaluate_out_of_sample(
             ev.flow_kw,
             ev.w,
             lim,
@@ -247,21 +268,59 @@ def out_of_sample(
             sens.r_shared,
             sens.x_shared,
             src,
-            sample_deviations(src, g, k, samples, seed),
+            deltas,
             tol_kw=tol_kw,
         )
+        return lin, ac_out_of_sample(f, state, src, deltas[:ac_samples])
 
     out: dict[str, Any] = {"oos_tol_kw": tol_kw}
     in_set = draws_in(gamma, kind)
     full = in_set if kind == "node" and gamma == 1.0 else draws_in(1.0, "node")
-    for prefix, res in (("oos", in_set), ("oos_box", full)):
+    for prefix, (res, ac) in (("oos", in_set), ("oos_box", full)):
         out |= {
             f"{prefix}_samples": res.n_samples,
             f"{prefix}_violation_rate": res.violation_rate,
             f"{prefix}_worst_flow_excess_kw": res.worst_flow_excess_kw,
             f"{prefix}_worst_voltage_excess_pu": res.worst_voltage_excess_pu,
         }
+        out |= {f"{prefix}_{k}": v for k, v in ac.items()}
     return out
+
+
+def ac_out_of_sample(
+    feeder: Feeder, state: GridState, src: Any, deltas: np.ndarray
+) -> dict[str, Any]:
+    """AC power flow of the fixed schedule under each realisation ``deltas`` (draws x sources
+    x steps, kW, consumption-positive times the source's sign, as from
+    :func:`robust.sets.sample_deviations`): share of draws in which a limit is exceeded in AC
+    beyond 1e-3 of a rating or 1e-3 pu (nominal limits, S-ratings included), and the worst
+    loading (fraction of the rating) and voltage (pu) excess."""
+    from power.correction import TOL_LOADING, TOL_V_PU, ac_excess
+    from power.limits import flow_rating_kw
+
+    q_fixed = fixed_q_flows(feeder)
+    lim = effective_limits(feeder, q_fixed)
+    rating = flow_rating_kw(feeder, q_fixed)
+    nb = len(feeder.bus_ids)
+    worst_l = worst_v = 0.0
+    violated = 0
+    for delta in deltas:
+        dp = np.zeros((nb, delta.shape[1]))
+        dq = np.zeros_like(dp)
+        np.add.at(dp, src.bus, src.sign[:, None] * delta)
+        np.add.at(dq, src.bus, src.sign[:, None] * delta * src.tan_phi)
+        ac = ac_check(feeder, state.p_net_kw + dp, state.q_net_kvar + dq)
+        ex = ac_excess(feeder, ac, rating, lim)
+        worst_l = max(worst_l, ex.max_loading)
+        worst_v = max(worst_v, ex.max_voltage_pu)
+        violated += not ex.ok(TOL_LOADING, TOL_V_PU)
+    n = len(deltas)
+    return {
+        "ac_samples": n,
+        "ac_violation_rate": violated / n if n else 0.0,
+        "ac_worst_loading_excess": worst_l,
+        "ac_worst_voltage_excess_pu": worst_v,
+    }
 
 
 def solve_grid_model(

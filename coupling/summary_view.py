@@ -156,6 +156,30 @@ KEYS: dict[str, Key] = {
     "oos_box_worst_voltage_excess_pu": _k(
         "Robustness (out of sample)", "pu", "largest voltage excess over the box draws"
     ),
+    "oos_ac_samples": _k(
+        "Robustness (out of sample)", "", "draws (of the run's set) also run through the AC flow"
+    ),
+    "oos_ac_violation_rate": _k(
+        "Robustness (out of sample)", "fraction", "share of those draws exceeding a limit in AC"
+    ),
+    "oos_ac_worst_loading_excess": _k(
+        "Robustness (out of sample)", "fraction", "largest AC loading above 1 over those draws"
+    ),
+    "oos_ac_worst_voltage_excess_pu": _k(
+        "Robustness (out of sample)", "pu", "largest AC voltage excess over those draws"
+    ),
+    "oos_box_ac_samples": _k(
+        "Robustness (out of sample)", "", "box draws also run through the AC flow"
+    ),
+    "oos_box_ac_violation_rate": _k(
+        "Robustness (out of sample)", "fraction", "share of those box draws exceeding a limit in AC"
+    ),
+    "oos_box_ac_worst_loading_excess": _k(
+        "Robustness (out of sample)", "fraction", "largest AC loading above 1 over the box draws"
+    ),
+    "oos_box_ac_worst_voltage_excess_pu": _k(
+        "Robustness (out of sample)", "pu", "largest AC voltage excess over the box draws"
+    ),
     "oos_tol_kw": _k(
         "Robustness (out of sample)", "kW", "flow excess below which a draw counts as kept"
     ),

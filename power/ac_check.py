@@ -36,16 +36,28 @@ class ACResult:
 _ONLY_LOADS_CHANGE = {"bus_pq": True, "trafo": False, "gen": False}
 
 
-def ac_check(feeder: Feeder, p_net_kw: np.ndarray, q_net_kvar: np.ndarray) -> ACResult:
+def ac_check(
+    feeder: Feeder,
+    p_net_kw: np.ndarray,
+    q_net_kvar: np.ndarray,
+    *,
+    previous: ACResult | None = None,
+    steps: np.ndarray | None = None,
+) -> ACResult:
     """Run an AC power flow per step with the given net bus loads (kW, kvar; buses x steps).
 
     The slack bus keeps ``v_slack_pu``; the net load at the slack bus is placed on it too.
-    Each step starts from the previous step's voltages.
+    Each step starts from the previous step's voltages. With ``previous`` and ``steps`` (step
+    indices), only those steps are run and the others are taken from ``previous`` (e.g. the
+    steps whose net loads changed since ``previous`` was computed).
     """
+    todo = np.arange(feeder.steps) if steps is None or previous is None else np.asarray(steps)
+    if len(todo) == 0 and previous is not None:
+        return previous
     net, branches = to_pandapower(feeder)
-    nb, nl, steps = len(feeder.bus_ids), len(feeder.line_ids), feeder.steps
-    v = np.empty((nb, steps))
-    pa, qa, pb, qb = (np.empty((nl, steps)) for _ in range(4))
+    nb, nl, n_todo = len(feeder.bus_ids), len(feeder.line_ids), len(todo)
+    v = np.empty((nb, n_todo))
+    pa, qa, pb, qb = (np.empty((nl, n_todo)) for _ in range(4))
     is_line = np.array([k == "line" for k, _ in branches], dtype=bool)
     li = np.array([j for k, j in branches if k == "line"], dtype=int)
     ti = np.array([j for k, j in branches if k == "trafo"], dtype=int)
@@ -58,20 +70,20 @@ def ac_check(feeder: Feeder, p_net_kw: np.ndarray, q_net_kvar: np.ndarray) -> AC
         ],
         dtype=bool,
     )
-    for t in range(steps):
+    for k, t in enumerate(todo):
         net.load["p_mw"] = p_net_kw[:, t] / 1000.0
         net.load["q_mvar"] = q_net_kvar[:, t] / 1000.0
         try:
             pp.runpp(
                 net,
                 numba=False,
-                init="results" if t else "auto",
+                init="results" if k else "auto",
                 calculate_voltage_angles=False,
                 recycle=_ONLY_LOADS_CHANGE,
             )
         except pp.powerflow.LoadflowNotConverged as exc:
             raise ACCheckError(f"AC power flow did not converge at step t={t}") from exc
-        v[:, t] = net.res_bus["vm_pu"].to_numpy()
+        v[:, k] = net.res_bus["vm_pu"].to_numpy()
         p_a, q_a, p_b, q_b = (np.empty(nl) for _ in range(4))
         if len(li):
             r = net.res_line.loc[li]
@@ -85,14 +97,16 @@ def ac_check(feeder: Feeder, p_net_kw: np.ndarray, q_net_kvar: np.ndarray) -> AC
             q_a[~is_line] = np.where(tr_from_hv, hv[1], lv[1])
             p_b[~is_line] = np.where(tr_from_hv, lv[0], hv[0])
             q_b[~is_line] = np.where(tr_from_hv, lv[1], hv[1])
-        pa[:, t], qa[:, t], pb[:, t], qb[:, t] = (x * 1000.0 for x in (p_a, q_a, p_b, q_b))
+        pa[:, k], qa[:, k], pb[:, k], qb[:, k] = (x * 1000.0 for x in (p_a, q_a, p_b, q_b))
     # sending end: the from-end when power flows from -> to, else the to-end (sign flipped)
     send = pa >= -pb
-    limits = (feeder.line_p_max_kw, feeder.line_s_max_kva)
+    limits = (feeder.line_p_max_kw[:, todo], feeder.line_s_max_kva)
     loading = np.maximum(line_loading(pa, qa, *limits), line_loading(pb, qb, *limits))
-    return ACResult(
-        v_pu=v,
-        p_kw=np.where(send, pa, -pb),
-        q_kvar=np.where(send, qa, -qb),
-        loading=loading,
-    )
+    new = (v, np.where(send, pa, -pb), np.where(send, qa, -qb), loading)
+    if n_todo == feeder.steps:
+        return ACResult(*new)
+    old = (previous.v_pu, previous.p_kw, previous.q_kvar, previous.loading)
+    out = [o.copy() for o in old]
+    for o, x in zip(out, new):
+        o[:, todo] = x
+    return ACResult(*out)

@@ -52,6 +52,25 @@ class ACTightening:
         nl, nb, s = len(feeder.line_ids), len(feeder.bus_ids), feeder.steps
         return cls(np.zeros((nl, s)), np.zeros((nl, s)), np.zeros((nb, s)), np.zeros((nb, s)))
 
+    def extrapolate(self, previous: ACTightening) -> ACTightening:
+        """These gaps plus their growth since ``previous`` (``g + max(g - g_prev, 0)``)."""
+        ext = lambda g, g0: g + np.maximum(g - g0, 0.0)  # noqa: E731
+        return ACTightening(
+            ext(self.flow_up_kw, previous.flow_up_kw),
+            ext(self.flow_down_kw, previous.flow_down_kw),
+            ext(self.w_low, previous.w_low),
+            ext(self.w_high, previous.w_high),
+        )
+
+    def plus(self, other: ACTightening) -> ACTightening:
+        """Elementwise sum."""
+        return ACTightening(
+            self.flow_up_kw + other.flow_up_kw,
+            self.flow_down_kw + other.flow_down_kw,
+            self.w_low + other.w_low,
+            self.w_high + other.w_high,
+        )
+
     def combine(self, other: ACTightening) -> ACTightening:
         """Elementwise maximum (tightenings never shrink)."""
         return ACTightening(
@@ -134,6 +153,15 @@ def linearised_losses(
     return LinearGrid(feeder, loss_a_kw=a, loss_b=b)
 
 
+def with_slope(grid: LinearGrid, slope: np.ndarray, p0_kw: np.ndarray) -> LinearGrid:
+    """``grid``'s linearised losses with the slopes ``slope`` instead of its own, through the
+    same loss at the upstream-end flows ``p0_kw`` (lines x steps, kW): ``a + b P0 = a' +
+    slope P0``. Lets a re-solve change only right-hand sides (a warm start stays cheap); the
+    measured gaps of the result absorb the difference elsewhere."""
+    a = grid.loss_a_kw + (grid.loss_b - slope) * p0_kw
+    return LinearGrid(grid.feeder, loss_a_kw=a, loss_b=slope)
+
+
 def _p_room(feeder: Feeder, q: np.ndarray) -> np.ndarray:
     """Limit on |P| (kW, lines x steps) at reactive flow ``q``: min(p_max, sqrt(S^2 - Q^2))."""
     p_max, s_max = feeder.line_p_max_kw, feeder.line_s_max_kva
@@ -187,6 +215,23 @@ def ac_excess(feeder: Feeder, ac: ACResult, rating_kw: np.ndarray, lim: Limits) 
     vx = np.maximum(np.sqrt(lim.w_min) - v, v - np.sqrt(lim.w_max))
     vx[lim.free] = -np.inf
     return ACExcess(ex, ex / base, vx)
+
+
+def excess_tightening(
+    feeder: Feeder, ac: ACResult, rating_kw: np.ndarray, lim: Limits
+) -> ACTightening:
+    """The AC excess over ``lim`` (as :func:`ac_excess`, positive parts) as a tightening: per
+    line and direction in kW of P, per bus the rise of ``v^2`` that lifts the AC voltage
+    ``v`` by its excess ``e`` below the lower (above the upper) limit, ``(v + e)^2 - v^2``."""
+    up, dn = _worst_end(feeder, line_ends(feeder, ac))
+    pos = lambda x: np.maximum(x, 0.0)  # noqa: E731
+    e_up = pos(up + rating_kw - lim.flow_up_kw)
+    e_dn = pos(dn + rating_kw - lim.flow_down_kw)
+    v = ac.v_pu
+    e_lo = pos(np.sqrt(np.maximum(lim.w_min, 0.0)) - v)
+    e_hi = pos(v - np.sqrt(lim.w_max))
+    e_lo[lim.free] = e_hi[lim.free] = 0.0
+    return ACTightening(e_up, e_dn, (v + e_lo) ** 2 - v**2, v**2 - (v - e_hi) ** 2)
 
 
 def measured_gaps(

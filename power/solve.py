@@ -83,6 +83,7 @@ def solve(
     duals: bool = True,
     method: Literal["auto", "direct", "qp", "pyomo"] = "auto",
     reuse: bool = False,
+    keep: bool = False,
     **options: Any,
 ) -> SolveResult:
     """Solve ``model`` with HiGHS (LP or convex QP); load the primal solution and the duals.
@@ -91,6 +92,10 @@ def solve(
     only the objective on later calls: for re-solves in which only objective coefficients
     (e.g. mutable tariff parameters) change, as in the tariff loop. Do not change constraints
     or bounds of a model solved with ``reuse=True``.
+
+    ``keep=True`` (direct path) keeps the HiGHS instance and the compiled form on the model
+    (:func:`kept_lp`) for warm re-solves after changing bounds, coefficients or right-hand
+    sides in place (:func:`resolve_kept`).
 
     Raises
     ------
@@ -103,7 +108,7 @@ def solve(
     silence_banner()
     with phase("solving QP" if method == "qp" else "solving LP (HiGHS)"):
         if method == "direct":
-            return _solve_direct(model, duals, options)
+            return _solve_direct(model, duals, options, keep)
         if method == "qp":
             return _solve_qp(model, duals, reuse)
         return _solve_pyomo(model, duals, options)
@@ -129,7 +134,9 @@ def _solve_pyomo(model: pyo.ConcreteModel, duals: bool, options: dict) -> SolveR
     return out
 
 
-def _solve_direct(model: pyo.ConcreteModel, duals: bool, options: dict) -> SolveResult:
+def _solve_direct(
+    model: pyo.ConcreteModel, duals: bool, options: dict, keep: bool = False
+) -> SolveResult:
     t0 = time.perf_counter()
     info = LinearStandardFormCompiler().write(model, mixed_form=True)
     cols = info.columns
@@ -156,6 +163,32 @@ def _solve_direct(model: pyo.ConcreteModel, duals: bool, options: dict) -> Solve
     for k, v in options.items():
         h.setOptionValue(k, v)
     h.passModel(lp)
+    if keep:
+        model._evtp_highs = (h, info)
+    return _run_highs(h, info, duals, t0)
+
+
+def kept_lp(model: pyo.ConcreteModel) -> tuple[highspy.Highs, Any] | None:
+    """The HiGHS instance and compiled standard form kept by ``solve(model, keep=True)``."""
+    return getattr(model, "_evtp_highs", None)
+
+
+def resolve_kept(
+    model: pyo.ConcreteModel, duals: bool = True, presolve: bool = False
+) -> SolveResult:
+    """Re-solve the kept HiGHS instance of ``model`` from its last basis (warm start), after
+    in-place changes to it; load the primal solution and duals as :func:`solve` does.
+
+    ``presolve=False`` suits changes of bounds and right-hand sides (the basis stays dual
+    feasible: a few dual simplex iterations, where presolve would cost more than the whole
+    re-solve); after changes of matrix coefficients the basis is far from optimal and
+    presolve pays (feeder1000-ev: ~15 s with it, several times more without)."""
+    h, info = model._evtp_highs
+    h.setOptionValue("presolve", "on" if presolve else "off")
+    return _run_highs(h, info, duals, time.perf_counter())
+
+
+def _run_highs(h: highspy.Highs, info: Any, duals: bool, t0: float) -> SolveResult:
     t1 = time.perf_counter()
     h.run()
     t2 = time.perf_counter()
@@ -167,7 +200,7 @@ def _solve_direct(model: pyo.ConcreteModel, duals: bool, options: dict) -> Solve
     out = SolveResult(status, float(h.getInfo().objective_function_value), 0.0, t1 - t0)
     if duals:
         out.duals = _row_duals(info.rows, np.asarray(sol.row_dual))
-        out.reduced_costs = ComponentValues(cols, np.asarray(sol.col_dual))
+        out.reduced_costs = ComponentValues(info.columns, np.asarray(sol.col_dual))
     t3 = time.perf_counter()
     out.solve_s, out.readback_s = t3 - t0, t3 - t2
     return out

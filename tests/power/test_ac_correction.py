@@ -9,10 +9,13 @@ import numpy as np
 import pandapower as pp
 import pytest
 
+from benchmarks.bench_ac_correction import ac_figures, target_runs
+from cases.builtin import BUILTIN, load_case
 from cases.case import Case, TimeGrid
 from coupling.ac_correction import solve_ac_feasible
-from coupling.grid_jobs import build_opf
+from coupling.grid_jobs import ac_out_of_sample, build_opf, run_opf
 from coupling.loop import LimitPrices, LoopOptions, run_loop
+from coupling.strategy_job import run_strategy
 from power.ac_check import ac_check
 from power.correction import line_ends, linearised_losses
 from power.dlmp import dlmp_arrays
@@ -20,6 +23,7 @@ from power.limits import LinearGrid, effective_limits, fixed_q_flows, net_load
 from power.lindistflow import set_bounds, set_losses
 from power.pandapower_io import to_pandapower
 from power.solve import solve
+from robust.sets import UncertainSources
 from tests.conftest import three_bus
 
 
@@ -129,3 +133,102 @@ def test_dlmp_loss_part_equals_finite_difference():
         assert d["dlmp"][f.bus_pos[bus], 0] == pytest.approx(fd, rel=0.01)
     # uncongested bus 1: energy times the loss factor and nothing else
     assert d["dlmp"][1, 0] == pytest.approx(d["energy"][1, 0] + d["loss"][1, 0], abs=1e-9)
+
+
+def test_warm_resolves_equal_a_cold_solve_of_the_corrected_model():
+    f = three_bus()
+    m = build_opf(_case(f))
+    acr = solve_ac_feasible(m, m.grid, f)
+    assert acr.resolves >= 1  # the corrected model was re-solved warm in HiGHS
+    # a fresh model with the final losses and limits, solved from scratch
+    m2 = build_opf(_case(f))
+    set_losses(m2.grid, acr.grid)
+    set_bounds(m2.grid, f, acr.limits)
+    cold = solve(m2)
+    assert acr.result.objective == pytest.approx(cold.objective, rel=1e-9)
+    # and the Pyomo model itself was brought in line (rows rebuilt in place, bounds)
+    again = solve(m)
+    assert again.objective == pytest.approx(cold.objective, rel=1e-9)
+    assert m.grid.p["b", 0].value == pytest.approx(m2.grid.p["b", 0].value, abs=1e-6)
+
+
+def test_ac_check_of_changed_steps_equals_the_full_check():
+    f = load_case("ieee33").feeder
+    p, q = net_load(f)
+    full = ac_check(f, p, q)
+    p2, q2 = p.copy(), q.copy()
+    p2[5:, [3, 7]] *= 1.3
+    steps = np.array([3, 7])
+    part = ac_check(f, p2, q2, previous=full, steps=steps)
+    ref = ac_check(f, p2, q2)
+    for a, b in ((part.v_pu, ref.v_pu), (part.p_kw, ref.p_kw), (part.loading, ref.loading)):
+        assert a == pytest.approx(b, rel=1e-8, abs=1e-9)  # Newton-Raphson tolerance
+    assert not np.allclose(full.v_pu[:, 3], ref.v_pu[:, 3])  # the change is visible
+
+
+def test_ac_out_of_sample_counts_ac_violations():
+    f = three_bus()  # line b at 300 kW in the lossless LP: loading > 1.002 in AC
+    m = build_opf(_case(f))
+    plain = solve_ac_feasible(m, m.grid, f, correct=False)
+    src = UncertainSources(
+        bus=np.array([1, 2]),
+        sign=np.ones(2),
+        xi_kw=np.zeros((2, 1)),
+        tan_phi=np.zeros((2, 1)),
+        kind=np.array(["load", "load"], dtype=object),
+    )
+    zero = np.zeros((2, src.n, f.steps))
+    out = ac_out_of_sample(f, plain.state, src, zero)
+    assert out["ac_samples"] == 2 and out["ac_violation_rate"] == 1.0
+    # the worst loading excess is the schedule's own AC loading above 1
+    assert out["ac_worst_loading_excess"] == pytest.approx(plain.ac.loading.max() - 1, abs=1e-9)
+    m = build_opf(_case(f))
+    fixed = solve_ac_feasible(m, m.grid, f)
+    assert ac_out_of_sample(f, fixed.state, src, zero)["ac_violation_rate"] == 0.0
+
+
+@pytest.mark.slow  # two runs of the 878-EV QP: ~40 s on an idle machine
+def test_cigre_smart_keeps_097_pu_in_ac():
+    case = load_case("cigre-mv-ev")
+    run = run_strategy(case, "smart")
+    s = run.summary
+    assert s["ac_feasible"] and s["ac_resolves"] <= 3
+    assert s["min_voltage_ac_pu"] >= 0.97 - 1e-3
+    assert s["max_line_loading_ac"] <= 1 + 1e-3
+    # without the correction the AC voltage falls below the limit (issue #12: 0.9637)
+    plain = run_strategy(case, "smart", ac_correction=False).summary
+    assert plain["min_voltage_ac_pu"] < 0.97 - 2e-3
+
+
+@pytest.mark.slow
+def test_feeder1000_grid_keeps_line_limits_in_ac():
+    case = load_case("feeder1000-ev")
+    s = run_strategy(case, "grid").summary
+    assert s["ac_feasible"] and s["ac_resolves"] <= 3
+    assert s["max_line_loading_ac"] <= 1 + 1e-3
+    assert s["max_line_loading_ac"] > 0.99  # the correction is not conservative
+    assert s["unserved_kwh"] == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case_name", sorted(BUILTIN))
+def test_every_limit_enforcing_command_keeps_the_limits_in_ac(case_name):
+    case = load_case(case_name)
+    bad = []
+    for label, job in target_runs(case_name):
+        r = ac_figures(case, job(case))
+        if r["loading_excess"] > 1e-3 or r["voltage_excess_pu"] > 1e-3:
+            bad.append((label, r))
+    assert not bad
+
+
+def test_opf_summary_has_linear_and_ac_out_of_sample_figures():
+    case = load_case("ieee33")
+    s = run_opf(case, gamma=0.0, samples=8, sample_gamma=1.0, ac_samples=2).summary
+    assert s["oos_samples"] == 8 and s["oos_ac_samples"] == 2
+    for p in ("oos", "oos_box"):
+        rate, worst = s[f"{p}_ac_violation_rate"], s[f"{p}_ac_worst_loading_excess"]
+        worst_v = s[f"{p}_ac_worst_voltage_excess_pu"]
+        assert 0.0 <= rate <= 1.0
+        # a draw counts as violated exactly when one of its excesses is beyond 1e-3
+        assert (rate > 0) == (worst > 1e-3 or worst_v > 1e-3)
