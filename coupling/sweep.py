@@ -333,7 +333,10 @@ def _run_stages(
     def point_done(i: int) -> None:
         rows.append(write_point(runs.pop(i), pngs.pop(i), folder, name, values[i]))
         label = point_label(name, values[i])
-        say(f"[{len(rows)}/{len(values)}] {label}: objective {rows[-1]['objective']:.2f}")
+        judged = (
+            "" if "passed" not in rows[-1] else (", AC pass" if rows[-1]["passed"] else ", AC FAIL")
+        )
+        say(f"[{len(rows)}/{len(values)}] {label}: objective {rows[-1]['objective']:.2f}{judged}")
 
     for i, v in enumerate(values):
         heapq.heappush(ready, (0, i, "", (spec, name, v, samples, ac_correction, strategy)))
