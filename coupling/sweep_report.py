@@ -3,14 +3,19 @@
 From ``sweep.json`` (the swept parameter and the job) and ``sweep.csv`` (one row per point),
 one figure and one table in ``SWEEP_DIR/report.html``:
 
-* **cost against the parameter** — tariff sweeps: objective, charging and travel cost
-  (currency); strategy sweeps: energy cost and objective (currency);
+* **cost against the parameter** — tariff sweeps: the increase of the objective, the
+  charging and the travel cost over the first point (currency; the price of robustness when
+  gamma is swept, a few currency units on totals of thousands); strategy sweeps: energy cost
+  and objective (currency);
 * **violations against the parameter** — tariff sweeps: the out-of-sample violation rates
   (share of draws with a line limit exceeded; node-wise and box sets); strategy sweeps: the
   AC limit violations (line-steps over 1 + 1e-3 loading, bus-steps outside the band by
   1e-3 pu, as :mod:`coupling.hosting`);
 * **the robustness-price curve** (tariff sweeps with out-of-sample draws) — objective against
-  the out-of-sample violation rate, each point labelled with its parameter value.
+  the violation rate of draws anywhere in the full forecast-error box
+  (``oos_box_violation_rate``, the exposure a budget below 1 leaves; the in-set rate
+  ``oos_violation_rate`` is 0 for every hardened schedule), each point labelled with its
+  parameter value.
 
 The page follows the report's output policy (:mod:`coupling.report`): an existing
 ``report.html`` is replaced only with ``force`` and only when evtp wrote it.
@@ -102,18 +107,25 @@ def sweep_figure(info: dict[str, Any], table: pd.DataFrame) -> Any:
 
     job, name = info["job"], info["param"]
     costs, viols = _series(table, COSTS[job]), _series(table, VIOLATIONS[job])
-    curve = job == "tariff" and "objective" in costs and "oos_violation_rate" in viols
+    rate = next((c for c in ("oos_box_violation_rate", "oos_violation_rate") if c in viols), None)
+    curve = job == "tariff" and "objective" in costs and rate is not None
+    relative = job == "tariff"
     fig = Figure(figsize=(15 if curve else 10, 4))
     axes = fig.subplots(1, 3 if curve else 2)
     x = table[name].to_numpy(float)
     ax_c, ax_v = axes[0], axes[1]
     for c in costs:
-        ax_c.plot(x, table[c].to_numpy(float), "o-", label=c)
+        y = table[c].to_numpy(float)
+        ax_c.plot(x, y - y[0] if relative else y, "o-", label=c)
     if costs:
         ax_c.legend(fontsize=8)
     else:
         _empty(ax_c, "no cost in sweep.csv")
-    ax_c.set(xlabel=name, ylabel="cost (currency)", title=f"Cost against {name}")
+    if relative:
+        ylabel = f"increase over {name}={x[0]:g} (currency)"
+    else:
+        ylabel = "cost (currency)"
+    ax_c.set(xlabel=name, ylabel=ylabel, title=f"Cost against {name}")
     for c in viols:
         ax_v.plot(x, table[c].to_numpy(float), "o-", label=c)
     if viols:
@@ -124,14 +136,14 @@ def sweep_figure(info: dict[str, Any], table: pd.DataFrame) -> Any:
     ax_v.set(xlabel=name, ylabel=VIOLATION_LABEL[job], title=f"Violations against {name}")
     if curve:
         ax = axes[2]
-        vr, obj = table["oos_violation_rate"].to_numpy(float), table["objective"].to_numpy(float)
+        vr, obj = table[rate].to_numpy(float), table["objective"].to_numpy(float)
         ax.plot(vr, obj, "o-", label="objective")
         for xi, yi, p in zip(vr, obj, x):
             ax.annotate(
                 f"{name}={p:g}", (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points"
             )
         ax.set(
-            xlabel="out-of-sample violation rate",
+            xlabel=f"{rate} (share of draws)",
             ylabel="objective (currency)",
             title="Robustness-price curve",
         )

@@ -83,16 +83,17 @@ def _check_tariff_sweep_report(folder):
     cost, viol, curve = fig.axes
     x = csv.gamma.to_numpy()
     assert list(x) == info["values"] == [0.0, 0.5, 1.0]
-    for ax, cols in (
-        (cost, ["objective", "charging_cost", "travel_cost"]),
-        (viol, ["oos_violation_rate", "oos_box_violation_rate"]),
-    ):
-        lines = _lines(ax)
-        assert list(lines) == cols
-        for c in cols:
-            np.testing.assert_array_equal(lines[c], np.column_stack([x, csv[c]]))
+    costs = ["objective", "charging_cost", "travel_cost"]
+    assert list(_lines(cost)) == costs  # the increase over gamma = 0: the robust premium
+    for c in costs:
+        np.testing.assert_array_equal(_lines(cost)[c], np.column_stack([x, csv[c] - csv[c][0]]))
+    assert _lines(cost)["objective"][-1, 1] > 0
+    viols = ["oos_violation_rate", "oos_box_violation_rate"]
+    assert list(_lines(viol)) == viols
+    for c in viols:
+        np.testing.assert_array_equal(_lines(viol)[c], np.column_stack([x, csv[c]]))
     np.testing.assert_array_equal(
-        _lines(curve)["objective"], csv[["oos_violation_rate", "objective"]].to_numpy()
+        _lines(curve)["objective"], csv[["oos_box_violation_rate", "objective"]].to_numpy()
     )
     # the robust budget buys robustness: box-set violations do not grow with gamma
     assert np.all(np.diff(csv.oos_box_violation_rate) <= 0)
