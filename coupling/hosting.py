@@ -124,11 +124,11 @@ class HostingStudy:
 
 
 def check_shares(shares: Sequence[float]) -> list[float]:
-    """The shares, ascending; CaseError naming the first outside (0, 1]."""
+    """The distinct shares, ascending; CaseError naming the first outside (0, 1]."""
     bad = next((s for s in shares if not 0.0 < s <= 1.0), None)
     if bad is not None:
         raise CaseError(f"--shares: EV share {bad:g} is outside (0, 1] (give shares in (0, 1])")
-    return sorted(shares)
+    return sorted(set(shares))
 
 
 def hosting_study(
@@ -152,8 +152,9 @@ def hosting_study(
     say = progress or (lambda _: None)
     rows = []
     t0 = time.perf_counter()
+    strategies = list(dict.fromkeys(strategies))
     n = len(strategies) * len(shares)
-    for strategy in dict.fromkeys(strategies):
+    for strategy in strategies:
         for share in shares:
             run = judged_run(case, strategy, share, seed=seed, ac_correction=ac_correction)
             row = {"strategy": strategy, "ev_share": share} | point_row(run)

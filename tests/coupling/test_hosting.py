@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from cases.builtin import load_case
-from coupling.hosting import capacity, hosting_study
+from coupling.hosting import capacity, check_shares, hosting_study
 from coupling.strategy_job import run_strategy
 from power.ac_check import ac_check
 from power.limits import net_load
@@ -24,6 +24,7 @@ def test_capacity_is_the_last_share_before_the_first_failure():
     assert capacity([0.3, 0.1, 0.2], [True, True, False]) == 0.1  # sorted by share first
     assert capacity([0.1, 0.2, 0.3], [True, False, True]) == 0.1  # a later pass does not count
     assert capacity([0.1, 0.2], [False, True]) == 0.0
+    assert check_shares([1.0, 0.5, 1.0]) == [0.5, 1.0]
 
 
 def _hand_ac_check(case, strategy: str, share: float) -> dict:
