@@ -220,6 +220,9 @@ def robust_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     )(fn)
 
 
+# the charging strategies of coupling.strategy_job, in the order of its table
+STRATEGY_NAMES = ["uncoordinated", "price", "grid", "smart", "v2g", "smart-q", "v2g-q"]
+
 # commands in the order of a study
 WORKFLOW = (
     "cases",
@@ -231,6 +234,7 @@ WORKFLOW = (
     "strategy",
     "tariff",
     "sweep",
+    "hosting",
     "compare",
     "report",
 )
@@ -735,7 +739,7 @@ def tariff(
     "--strategy",
     "strategy_name",
     required=True,
-    type=click.Choice(["uncoordinated", "price", "grid", "smart", "v2g", "smart-q", "v2g-q"]),
+    type=click.Choice(STRATEGY_NAMES),
     help="Charging strategy of the stationary fleet (see above).",
 )
 @click.option(
@@ -817,6 +821,12 @@ def strategy(
     show_default=True,
     help="Out-of-sample draws per point.",
 )
+@click.option(
+    "--strategy",
+    "strategy_name",
+    type=click.Choice(STRATEGY_NAMES),
+    help="Sweep this charging strategy over --param ev_share=... instead of tariff runs.",
+)
 @force_option
 @ac_correction_option
 @_guard
@@ -827,21 +837,25 @@ def sweep(
     workers: int,
     scheduler: str | None,
     samples: int,
+    strategy_name: str | None,
     force: bool,
     no_ac_correction: bool,
 ) -> None:
     """Tariff runs over a parameter range on Dask: one run folder per point + sweep.csv
-    (timings in sweep.json).
+    (timings in sweep.json). With --strategy, strategy runs over EV shares, each judged in
+    AC as by evtp hosting.
 
     \b
-    Example:
+    Examples:
       evtp sweep tn20-dn17 --param gamma=0:1:0.25 --workers 2 --out runs/gamma-sweep
+      evtp sweep feeder1000-ev --strategy grid --param ev_share=0.1:1:0.1 --out runs/grid-sweep
     """
     target = _prepare(out, "sweep", force, inputs=[case])
     from coupling.sweep import run_sweep
 
     where = scheduler or f"a local cluster of {workers} workers"
-    click.echo(f"sweep of {case} over {param} on {where}")
+    job = f"strategy {strategy_name} " if strategy_name else ""
+    click.echo(f"sweep of {job}{case} over {param} on {where}")
     table = run_sweep(
         case,
         param,
@@ -850,10 +864,90 @@ def sweep(
         scheduler=scheduler,
         samples=samples,
         ac_correction=not no_ac_correction,
+        strategy=strategy_name,
         progress=click.echo,
     )
     click.echo(table.to_string(index=False))
     click.echo(f"wrote {target} ({table.attrs['sweep_wall_s']:.1f} s)")
+
+
+@main.command()
+@click.argument("case")
+@click.option(
+    "--strategy",
+    "strategies",
+    required=True,
+    multiple=True,
+    type=click.Choice(STRATEGY_NAMES),
+    help="Charging strategy (repeat for several; see evtp strategy --help).",
+)
+@click.option(
+    "--shares",
+    default="0.1:1:0.1",
+    show_default=True,
+    help="EV shares, start:stop:step (stop included) or v1,v2,...; each in (0, 1].",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seed of the fleet subsets.",
+)
+@click.option("--out", type=click.Path(), help="Study folder (default runs/CASE-hosting).")
+@force_option
+@ac_correction_option
+@_guard
+def hosting(
+    case: str,
+    strategies: tuple[str, ...],
+    shares: str,
+    seed: int,
+    out: str | None,
+    force: bool,
+    no_ac_correction: bool,
+) -> None:
+    """Hosting capacity per charging strategy (seed 001, Tables 3-4), AC-checked.
+
+    Runs each strategy at each EV share and judges the schedule in pandapower's AC power
+    flow: a share passes when every line loading stays <= 1 + 1e-3 and every voltage within
+    its band +- 1e-3 pu. The hosting capacity is the largest share up to which all shares
+    pass. Writes hosting.csv (share x strategy: violations, max loading, min voltage, served
+    energy, pass/fail), hosting.json and hosting.png.
+
+    \b
+    Example:
+      evtp hosting feeder1000-ev --strategy uncoordinated --strategy price --strategy grid \\
+          --shares 0.2:1:0.2 --out runs/feeder1000-hosting
+    """
+    path = out if out is not None else str(Path("runs") / f"{Path(case).name}-hosting")
+    target = _prepare(path, "hosting", force, inputs=[case])
+    from coupling.hosting import check_shares, hosting_study, write_hosting
+    from coupling.sweep import parse_values
+
+    values = check_shares(parse_values(shares, f"--shares {shares!r}"))
+    c = load_case(case)
+    click.echo(
+        f"hosting capacity of {c.name}: {', '.join(strategies)} at {len(values)} EV share(s)"
+    )
+    study = hosting_study(
+        c,
+        strategies,
+        values,
+        seed=seed,
+        ac_correction=not no_ac_correction,
+        progress=click.echo,
+    )
+    write_hosting(study, c.feeder, target)
+    from coupling.clean import clean_table
+
+    shown = clean_table(study.table, keep=("ev_share",))
+    shown = shown.assign(passed=shown.passed.map({True: "pass", False: "FAIL"}))
+    click.echo(shown.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    n = c.fleet.n
+    for s, cap in study.capacity.items():
+        click.echo(f"  hosting capacity {s:<14} {cap:.3g} ({round(cap * n)} of {n} EVs)")
+    click.echo(f"wrote {target} ({study.wall_s:.1f} s)")
 
 
 @main.command()
@@ -892,10 +986,24 @@ def compare(run_a: str, run_b: str, out: str | None, force: bool) -> None:
 def report(run: str, case_dir: str | None, force: bool) -> None:
     """Self-contained HTML report (summary and figures) in the run folder: RUN/report.html.
 
+    Given a sweep folder (evtp sweep), the report draws cost and violations against the
+    swept parameter and the robustness-price curve, with the table of points.
+
     \b
-    Example:
+    Examples:
       evtp report runs/tn20-robust
+      evtp report runs/gamma-sweep
     """
+    from coupling.sweep_report import is_sweep_folder
+
+    if is_sweep_folder(run):
+        from cases.case import CaseError
+        from coupling.sweep_report import write_sweep_report
+
+        if case_dir is not None:
+            raise CaseError(f"--case {case_dir}: a sweep report has no map; leave --case out")
+        click.echo(f"wrote {write_sweep_report(run, force=force)}")
+        return
     from coupling.report import write_report
 
     click.echo(f"wrote {write_report(run, case_dir, force=force)}")

@@ -1,7 +1,10 @@
-"""Parameter sweeps of the tariff job on Dask (``evtp sweep``).
+"""Parameter sweeps of the tariff and strategy jobs on Dask (``evtp sweep``).
 
 Each point is one independent ``evtp tariff`` run with one parameter changed: ``gamma`` (the
-robust budget) or any scalar of the case's ``[parameters]`` (e.g. ``beta``, ``eps``). Points
+robust budget) or any scalar of the case's ``[parameters]`` (e.g. ``beta``, ``eps``); or, with
+a strategy (``evtp sweep CASE --strategy grid --param ev_share=0.1:1:0.1``), one ``evtp
+strategy`` run per EV share, judged in AC like ``evtp hosting`` (:mod:`coupling.hosting`; its
+row has the columns of ``hosting.csv``). Points
 run on a Dask ``LocalCluster`` of ``workers`` single-threaded processes, or on a running
 scheduler when its address is given (start one with ``dask scheduler`` and workers with
 ``dask worker ADDRESS --nthreads 1`` on each machine; every worker needs evtp installed and
@@ -15,10 +18,14 @@ task per figure. Each stage receives the previous stage's arrays, so the reporti
 figures of one point run beside the optimisation of another and a few points load the workers
 evenly (5 indivisible points on 2 workers could not run faster than 5 / 3 = 1.67x of one).
 
+A strategy point is one stage (the whole run) followed by its figures.
+
 The sweep folder holds one run folder per point (``gamma=0.5/``), ``sweep.csv`` with the
 headline figures of every point (results only: identical sweeps give identical files) and
-``sweep.json`` with the timings (``wall_s``, the whole sweep; ``points``, each point's
-``build_s`` and ``solve_s``); it is written atomically like every run folder.
+``sweep.json`` with the job (``tariff``, or ``strategy`` and its name) and the timings
+(``wall_s``, the whole sweep; ``points``, each point's ``build_s`` and ``solve_s``); it is
+written atomically like every run folder. ``evtp report SWEEP_DIR`` draws it
+(:mod:`coupling.sweep_report`).
 """
 
 from __future__ import annotations
@@ -78,37 +85,7 @@ def parse_param(spec: str, max_points: int = MAX_POINTS) -> tuple[str, list[floa
     name = name.strip()
     if not name:
         raise CaseError(f"--param {spec!r}: the parameter name is empty (NAME=start:stop:step)")
-    try:
-        nums = [float(x) for x in rng.split(":" if ":" in rng else ",")]
-    except ValueError:
-        raise CaseError(
-            f"--param {spec!r}: give numbers, as start:stop:step with step > 0 or v1,v2,..."
-        ) from None
-    bad = next((x for x in nums if not np.isfinite(x)), None)
-    if bad is not None:
-        raise CaseError(f"--param {spec!r}: {bad} is not a finite number (give finite bounds)")
-    if ":" in rng:
-        if len(nums) != 3:
-            raise CaseError(f"--param {spec!r}: the range must be start:stop:step")
-        start, stop, step = nums
-        if step <= 0 or stop < start:
-            raise CaseError(
-                f"--param {spec!r}: the range must be start:stop:step with step > 0 and "
-                "stop >= start"
-            )
-        count = np.floor((stop - start) / step + 1e-9) + 1
-        if not np.isfinite(count) or count > max_points:
-            raise CaseError(
-                f"--param {spec!r}: {count:.3g} points, more than the {max_points} a sweep "
-                "may have (use a larger step)"
-            )
-        values = [round(start + i * step, 12) for i in range(int(count))]
-    else:
-        if len(nums) > max_points:
-            raise CaseError(
-                f"--param {spec!r}: {len(nums)} points, more than the {max_points} a sweep may have"
-            )
-        values = nums
+    values = parse_values(rng, f"--param {spec!r}", max_points)
     labels = [point_label(name, v) for v in values]
     dup = next((lab for i, lab in enumerate(labels) if lab in labels[:i]), None)
     if dup is not None:
@@ -116,6 +93,38 @@ def parse_param(spec: str, max_points: int = MAX_POINTS) -> tuple[str, list[floa
             f"--param {spec!r}: two points share the folder name {dup!r} (give distinct values)"
         )
     return name, values
+
+
+def parse_values(rng: str, what: str, max_points: int = MAX_POINTS) -> list[float]:
+    """``start:stop:step`` (stop included) or ``v1,v2,...`` -> values; errors name ``what``
+    (e.g. ``--shares '0:1'``)."""
+    try:
+        nums = [float(x) for x in rng.split(":" if ":" in rng else ",")]
+    except ValueError:
+        raise CaseError(
+            f"{what}: give numbers, as start:stop:step with step > 0 or v1,v2,..."
+        ) from None
+    bad = next((x for x in nums if not np.isfinite(x)), None)
+    if bad is not None:
+        raise CaseError(f"{what}: {bad} is not a finite number (give finite bounds)")
+    if ":" in rng:
+        if len(nums) != 3:
+            raise CaseError(f"{what}: the range must be start:stop:step")
+        start, stop, step = nums
+        if step <= 0 or stop < start:
+            raise CaseError(
+                f"{what}: the range must be start:stop:step with step > 0 and stop >= start"
+            )
+        count = np.floor((stop - start) / step + 1e-9) + 1
+        if not np.isfinite(count) or count > max_points:
+            raise CaseError(
+                f"{what}: {count:.3g} points, more than the {max_points} a sweep "
+                "may have (use a larger step)"
+            )
+        return [round(start + i * step, 12) for i in range(int(count))]
+    if len(nums) > max_points:
+        raise CaseError(f"{what}: {len(nums)} points, more than the {max_points} a sweep may have")
+    return nums
 
 
 def with_param(case: Case, name: str, value: float) -> Case:
@@ -142,6 +151,7 @@ def point_label(name: str, value: float) -> str:
 
 
 def _point(case_spec: str, name: str, value: float, samples: int, ac_correction: bool = True):
+    """The case and tariff options of a tariff point."""
     from coupling.tariff_job import TariffOptions, loop_options
 
     case = with_param(load_case(case_spec), name, value)
@@ -152,15 +162,53 @@ def _point(case_spec: str, name: str, value: float, samples: int, ac_correction:
     return case, opts
 
 
-def _command(name: str, value: float) -> str:
+def _command(name: str, value: float, strategy: str | None = None) -> str:
+    if strategy is not None:
+        return f"evtp sweep --strategy {strategy} {point_label(name, value)}"
     return f"evtp sweep {point_label(name, value)}"
 
 
+def check_strategy_sweep(case: Case, strategy: str, name: str, values: list[float]) -> None:
+    """A strategy sweep sweeps ``ev_share`` in (0, 1] of a case with a stationary fleet."""
+    from coupling.hosting import check_shares
+    from coupling.strategy_job import STRATEGIES
+
+    if strategy not in STRATEGIES:
+        raise CaseError(f"--strategy {strategy}: unknown ({', '.join(STRATEGIES)})")
+    if case.fleet is None:
+        raise CaseError(
+            f"--strategy {strategy}: case {case.name!r} has no stationary fleet (fleet/evs.csv)"
+        )
+    if name != "ev_share":
+        raise CaseError(
+            f"--param {name}: a strategy sweep sweeps ev_share (e.g. ev_share=0.1:1:0.1); "
+            "the strategies read no other parameter"
+        )
+    try:
+        check_shares(values)
+    except CaseError as exc:
+        raise CaseError(str(exc).replace("--shares", f"--param {name}")) from None
+
+
 def solve_point(
-    case_spec: str, name: str, value: float, samples: int, ac_correction: bool = True
+    case_spec: str,
+    name: str,
+    value: float,
+    samples: int,
+    ac_correction: bool = True,
+    strategy: str | None = None,
 ) -> Any:
     """Stage 1 of a point: the optimisation (a :class:`~coupling.tariff_job.TariffSolution`);
-    a fleet-market case (seed 000) runs whole here and returns its :class:`Run`."""
+    a fleet-market case (seed 000) and a strategy point (``strategy``: EV share ``value``,
+    judged in AC by :func:`coupling.hosting.judged_run`) run whole here and return a
+    :class:`Run`."""
+    if strategy is not None:
+        from coupling.hosting import judged_run
+
+        cmd = _command(name, value, strategy)
+        return judged_run(
+            load_case(case_spec), strategy, value, ac_correction=ac_correction, command=cmd
+        )
     from coupling.tariff_job import is_fleet_market, run_tariff, solve_tariff
 
     case, opts = _point(case_spec, name, value, samples, ac_correction)
@@ -206,11 +254,16 @@ def _table_of(fig: str) -> str:
 
 
 def write_point(run: Run, pngs: dict[str, bytes], folder: Path, name: str, value: float) -> dict:
-    """Write a point's run folder (tables, figures, summary); return its sweep row."""
+    """Write a point's run folder (tables, figures, summary); return its sweep row (the
+    columns ``SWEEP_COLUMNS`` of a tariff point, ``coupling.hosting.POINT_COLUMNS`` of a
+    strategy point)."""
+    from coupling.hosting import POINT_COLUMNS
+
     run.figures = {k: (lambda path, b=b: Path(path).write_bytes(b)) for k, b in pngs.items()}
     write_run(run, Path(folder) / point_label(name, value))
     row = {name: value}
-    row.update({k: run.summary.get(k) for k in SWEEP_COLUMNS})
+    strategy = (run.summary.get("parameters") or {}).get("strategy")
+    row.update({k: run.summary.get(k) for k in (POINT_COLUMNS if strategy else SWEEP_COLUMNS)})
     row.update({k: run.summary.get(k) for k in POINT_TIMINGS})
     return row
 
@@ -222,9 +275,10 @@ def run_point(
     folder: str,
     samples: int,
     ac_correction: bool = True,
+    strategy: str | None = None,
 ) -> dict[str, Any]:
     """One sweep point in this process (every stage); return the sweep row."""
-    solved = solve_point(case_spec, name, value, samples, ac_correction)
+    solved = solve_point(case_spec, name, value, samples, ac_correction, strategy)
     run = finish_point(case_spec, name, value, samples, solved, ac_correction)
     pngs = {f: render_figure(f, run.tables[_table_of(f)]) for f in _figure_names(run)}
     return write_point(run, pngs, Path(folder), name, value)
@@ -247,6 +301,7 @@ def _run_stages(
     folder: Path,
     say: Callable[[str], None],
     ac_correction: bool = True,
+    strategy: str | None = None,
 ) -> list[dict[str, Any]]:
     """Run every point's stages on ``client``; write each point folder as it completes.
 
@@ -278,10 +333,13 @@ def _run_stages(
     def point_done(i: int) -> None:
         rows.append(write_point(runs.pop(i), pngs.pop(i), folder, name, values[i]))
         label = point_label(name, values[i])
-        say(f"[{len(rows)}/{len(values)}] {label}: objective {rows[-1]['objective']:.2f}")
+        judged = (
+            "" if "passed" not in rows[-1] else (", AC pass" if rows[-1]["passed"] else ", AC FAIL")
+        )
+        say(f"[{len(rows)}/{len(values)}] {label}: objective {rows[-1]['objective']:.2f}{judged}")
 
     for i, v in enumerate(values):
-        heapq.heappush(ready, (0, i, "", (spec, name, v, samples, ac_correction)))
+        heapq.heappush(ready, (0, i, "", (spec, name, v, samples, ac_correction, strategy)))
     launch()
     for fut in done:
         stage, i, fig = inflight.pop(fut.key)
@@ -335,6 +393,7 @@ def run_sweep(
     scheduler: str | None = None,
     samples: int = 0,
     ac_correction: bool = True,
+    strategy: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
     """Run every point of ``param`` on Dask and write the sweep folder ``out`` atomically.
@@ -348,8 +407,11 @@ def run_sweep(
         raise SweepError(f"--workers {workers}: a local cluster needs at least 1 worker")
     name, values = parse_param(param)
     base = load_case(case_spec)
-    for v in values:  # fail fast, before any cluster starts, on a bad name or value
-        with_param(base, name, v)
+    if strategy is not None:  # fail fast, before any cluster starts, on a bad name or value
+        check_strategy_sweep(base, strategy, name, values)
+    else:
+        for v in values:
+            with_param(base, name, v)
     out = Path(out)
     spec = str(Path(case_spec).resolve()) if Path(case_spec).is_dir() else case_spec
     cluster = client = None
@@ -366,7 +428,9 @@ def run_sweep(
             # of the runs themselves, comparable between worker counts
             client.run(_warm_up, spec)
             t0 = time.perf_counter()
-            rows = _run_stages(client, spec, name, values, samples, tmp, say, ac_correction)
+            rows = _run_stages(
+                client, spec, name, values, samples, tmp, say, ac_correction, strategy
+            )
             wall = time.perf_counter() - t0
             table = pd.DataFrame(rows).sort_values(name, ignore_index=True)
             timings = {
@@ -377,7 +441,14 @@ def run_sweep(
             clean_table(table, keep=(name,)).to_csv(
                 tmp / "sweep.csv", index=False, lineterminator="\n", float_format="%.10g"
             )
-            info = {"param": name, "values": values, "wall_s": wall, "points": timings}
+            info = {
+                "param": name,
+                "values": values,
+                "job": "tariff" if strategy is None else "strategy",
+                **({} if strategy is None else {"strategy": strategy}),
+                "wall_s": wall,
+                "points": timings,
+            }
             (tmp / "sweep.json").write_text(json.dumps(info, indent=2, default=float) + "\n")
         table.attrs.update(sweep_wall_s=wall, points_s=timings)
         return table

@@ -40,6 +40,7 @@ def test_help_lists_the_commands_in_workflow_order():
             "strategy",
             "tariff",
             "sweep",
+            "hosting",
             "compare",
             "report",
         ]
