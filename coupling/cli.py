@@ -227,6 +227,31 @@ def ac_correction_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     )(fn)
 
 
+def grid_model_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The --grid-model switch: LinDistFlow (default) or DistFlow with losses (SOC)."""
+    return click.option(
+        "--grid-model",
+        type=click.Choice(["lindistflow", "distflow"]),
+        default="lindistflow",
+        show_default=True,
+        help="lindistflow: linear, AC-corrected; distflow: DistFlow with losses, its "
+        "second-order-cone relaxation (Clarabel), relaxation gap reported.",
+    )(fn)
+
+
+def _warn_relaxation(s: dict[str, Any]) -> None:
+    """Say so when DistFlow's cone relaxation is not tight (its voltages and flows are then
+    not an AC power flow)."""
+    if s.get("relaxation_tight") is False:
+        at = s.get("relaxation_gap_at") or {}
+        click.echo(
+            f"warning: the DistFlow relaxation is not tight: gap {s['relaxation_gap_max']:.3g} "
+            f"(of the line rating squared) > {s['relaxation_tol']:g} at line {at.get('line')} "
+            f"step {at.get('t')}; see relaxation_gap.csv and the AC columns",
+            err=True,
+        )
+
+
 def robust_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """The --gamma and --uncertainty-set options shared by opf and tariff."""
     fn = click.option(
@@ -604,6 +629,7 @@ def powerflow(case: str, out: str | None, force: bool) -> None:
 )
 @force_option
 @ac_correction_option
+@grid_model_option
 @_guard
 def opf(
     case: str,
@@ -615,6 +641,7 @@ def opf(
     seed: int,
     force: bool,
     no_ac_correction: bool,
+    grid_model: str,
 ) -> None:
     """Multi-period (robust) OPF with generators and import; DLMPs and AC check.
 
@@ -636,8 +663,10 @@ def opf(
         samples=samples,
         seed=seed,
         ac_correction=not no_ac_correction,
+        grid_model=grid_model,
         command=_command_line(),
     )
+    _warn_relaxation(run.summary)
     _finish(run, target)
 
 
