@@ -809,6 +809,7 @@ def tariff(
 @click.option("--out", type=click.Path(), help="Run folder (default runs/CASE-strategy).")
 @force_option
 @ac_correction_option
+@grid_model_option
 @_guard
 def strategy(
     case: str,
@@ -818,6 +819,7 @@ def strategy(
     out: str | None,
     force: bool,
     no_ac_correction: bool,
+    grid_model: str,
 ) -> None:
     """Stationary-fleet charging strategies (seeds 001 and 002), AC-checked.
 
@@ -846,8 +848,10 @@ def strategy(
         ev_share=ev_share,
         seed=seed,
         ac_correction=not no_ac_correction,
+        grid_model=grid_model,
         command=_command_line(),
     )
+    _warn_relaxation(run.summary)
     _finish(run, target)
 
 

@@ -176,3 +176,44 @@ def test_distflow_state_losses_are_pandapower_losses():
     assert imp == pytest.approx(ac.p_kw[0, 0], abs=1e-4)
     d = distflow_state(m.grid, f)
     assert d.v_pu[:, 0] == pytest.approx(ac.v_pu[:, 0], abs=1e-7)
+
+
+@pytest.mark.slow
+def test_grid_strategy_on_distflow_is_tight_and_ac_exact():
+    from coupling.strategy_job import run_strategy
+
+    run = run_strategy(load_case("cigre-mv-ev"), "grid", ev_share=0.3, grid_model="distflow")
+    s = run.summary
+    assert s["parameters"]["grid_model"] == "distflow"
+    assert s["relaxation_tight"] is True
+    assert s["max_voltage_error_pu"] <= 1e-3
+    assert s["ac_feasible"] is True
+    assert s["unserved_kwh"] < 1e-3
+    t = run.tables["tariffs"]
+    parts = t[["energy", "loss", "congestion", "voltage"]].sum(axis=1)
+    assert np.abs(parts - t["dlmp"]).max() < 1e-6
+    assert t["loss"].max() > 0.0
+
+
+@pytest.mark.slow
+def test_cli_opf_grid_model_distflow(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    r = subprocess.run(
+        [sys.executable, "-m", "coupling.cli", "opf", "ieee33", "--grid-model", "distflow"]
+        + ["--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stderr
+    s = json.loads((out / "summary.json").read_text())
+    assert s["parameters"]["grid_model"] == "distflow"
+    assert s["relaxation_tight"] is True
+    assert (out / "relaxation_gap.csv").exists()
+    import pandas as pd
+
+    t = pd.read_csv(out / "tariffs.csv")
+    assert t["loss"].max() > 0.02  # 2.6 ct/kWh at the feeder's end at the evening peak
