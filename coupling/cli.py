@@ -734,6 +734,7 @@ def traffic(case: str, out: str | None, force: bool) -> None:
 )
 @force_option
 @ac_correction_option
+@grid_model_option
 @_guard
 def tariff(
     case: str,
@@ -748,6 +749,7 @@ def tariff(
     step_kw: float | None,
     force: bool,
     no_ac_correction: bool,
+    grid_model: str,
 ) -> None:
     """Robust dynamic tariffs: DSO problem, DLMP tariffs and the DSO-aggregator loop.
 
@@ -770,6 +772,7 @@ def tariff(
         seed=seed,
         loop=loop_options(c, max_iter=max_iter, step_rule=step_rule, step_kw=step_kw),
         ac_correction=not no_ac_correction,
+        grid_model=grid_model,
     )
     g = c.gamma if gamma is None else gamma
     if is_fleet_market(c):  # the mechanism run_tariff uses, as summary.json will say
@@ -778,6 +781,7 @@ def tariff(
         mech = f"{mechanism} mechanism"
     click.echo(f"tariff of {c.name}: gamma {g}, {mech}, {c.time.steps} steps")
     run = run_tariff(c, opts, command=_command_line(), progress=click.echo)
+    _warn_relaxation(run.summary)
     _finish(run, target)
     _fail_unconverged(run.summary, target)
 

@@ -277,6 +277,7 @@ def solve_distflow(
     if duals:
         arr = distflow_dlmp_arrays(blk, feeder, res)
         resid = float(np.abs(arr.pop("residual")).max(initial=0.0))
+        arr.pop("flow_rc")
         tariffs = long_table(feeder.bus_ids, "bus", **arr)
     return DistFlowSolved(
         result=res,

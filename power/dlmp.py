@@ -104,7 +104,8 @@ def dlmp_table(
 def distflow_dlmp_arrays(blk: pyo.Block, feeder: Feeder, res: Any) -> dict[str, np.ndarray]:
     """DLMP and its exact parts (buses x steps, currency/kWh) of a solved DistFlow block
     (:mod:`power.distflow`, ``res`` the :class:`power.distflow.ConicResult`), plus the
-    ``residual`` of the decomposition (dlmp - sum of parts, the solver's tolerance).
+    ``residual`` of the decomposition (dlmp - sum of parts, the solver's tolerance) and
+    ``flow_rc`` (lines x steps), the line-limit duals on the upstream-end flow ``p``.
 
     The state of the branch-flow equations per step, ``x_S`` = (p, q, l of every line, w of
     every non-slack bus, p_import, q_import), is as large as its equations (p_bal, q_bal per
@@ -200,6 +201,9 @@ def distflow_dlmp_arrays(blk: pyo.Block, feeder: Feeder, res: Any) -> dict[str, 
         "voltage": parts["voltage"],
     }
     out["residual"] = dlmp - sum(out[k] for k in ("energy", "loss", "congestion", "voltage"))
+    # the line limits' duals on the upstream-end flow p (bound, downstream-end row, S cones),
+    # as the reduced cost of p would be (lines x steps): the flow prices of the loop
+    out["flow_rc"] = rhs[: len(lt), 1].reshape(steps, len(lines)).T.copy()
     return out
 
 
@@ -207,4 +211,5 @@ def distflow_dlmp_table(blk: pyo.Block, feeder: Feeder, res: Any) -> pd.DataFram
     """Long table (bus, t, dlmp, energy, loss, congestion, voltage) of a DistFlow block."""
     arr = distflow_dlmp_arrays(blk, feeder, res)
     arr.pop("residual")
+    arr.pop("flow_rc")
     return long_table(feeder.bus_ids, "bus", **arr)
