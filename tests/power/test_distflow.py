@@ -217,3 +217,11 @@ def test_cli_opf_grid_model_distflow(tmp_path):
 
     t = pd.read_csv(out / "tariffs.csv")
     assert t["loss"].max() > 0.02  # 2.6 ct/kWh at the feeder's end at the evening peak
+
+
+def test_fleet_market_refuses_distflow():
+    from cases.case import CaseError
+    from coupling.tariff_job import TariffOptions, run_tariff
+
+    with pytest.raises(CaseError, match="grid-model distflow"):
+        run_tariff(load_case("hu2014-lv"), TariffOptions(grid_model="distflow"))
