@@ -203,6 +203,31 @@ def ac_correction_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     )(fn)
 
 
+def grid_model_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The --grid-model switch: LinDistFlow (default) or DistFlow with losses (SOC)."""
+    return click.option(
+        "--grid-model",
+        type=click.Choice(["lindistflow", "distflow"]),
+        default="lindistflow",
+        show_default=True,
+        help="lindistflow: linear, AC-corrected; distflow: DistFlow with losses, its "
+        "second-order-cone relaxation (Clarabel), relaxation gap reported.",
+    )(fn)
+
+
+def _warn_relaxation(s: dict[str, Any]) -> None:
+    """Say so when DistFlow's cone relaxation is not tight (its voltages and flows are then
+    not an AC power flow)."""
+    if s.get("relaxation_tight") is False:
+        at = s.get("relaxation_gap_at") or {}
+        click.echo(
+            f"warning: the DistFlow relaxation is not tight: gap {s['relaxation_gap_max']:.3g} "
+            f"(of the line rating squared) > {s['relaxation_tol']:g} at line {at.get('line')} "
+            f"step {at.get('t')}; see relaxation_gap.csv and the AC columns",
+            err=True,
+        )
+
+
 def robust_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """The --gamma and --uncertainty-set options shared by opf and tariff."""
     fn = click.option(
@@ -584,6 +609,7 @@ def powerflow(case: str, out: str | None, force: bool) -> None:
 )
 @force_option
 @ac_correction_option
+@grid_model_option
 @_guard
 def opf(
     case: str,
@@ -595,6 +621,7 @@ def opf(
     seed: int,
     force: bool,
     no_ac_correction: bool,
+    grid_model: str,
 ) -> None:
     """Multi-period (robust) OPF with generators and import; DLMPs and AC check.
 
@@ -616,8 +643,10 @@ def opf(
         samples=samples,
         seed=seed,
         ac_correction=not no_ac_correction,
+        grid_model=grid_model,
         command=_command_line(),
     )
+    _warn_relaxation(run.summary)
     _finish(run, target, c)
 
 
@@ -685,6 +714,7 @@ def traffic(case: str, out: str | None, force: bool) -> None:
 )
 @force_option
 @ac_correction_option
+@grid_model_option
 @_guard
 def tariff(
     case: str,
@@ -699,6 +729,7 @@ def tariff(
     step_kw: float | None,
     force: bool,
     no_ac_correction: bool,
+    grid_model: str,
 ) -> None:
     """Robust dynamic tariffs: DSO problem, DLMP tariffs and the DSO-aggregator loop.
 
@@ -721,6 +752,7 @@ def tariff(
         seed=seed,
         loop=loop_options(c, max_iter=max_iter, step_rule=step_rule, step_kw=step_kw),
         ac_correction=not no_ac_correction,
+        grid_model=grid_model,
     )
     g = c.gamma if gamma is None else gamma
     if is_fleet_market(c):  # the mechanism run_tariff uses, as summary.json will say
@@ -729,6 +761,7 @@ def tariff(
         mech = f"{mechanism} mechanism"
     click.echo(f"tariff of {c.name}: gamma {g}, {mech}, {c.time.steps} steps")
     run = run_tariff(c, opts, command=_command_line(), progress=click.echo)
+    _warn_relaxation(run.summary)
     _finish(run, target, c)
     _fail_unconverged(run.summary, target)
 
@@ -760,6 +793,7 @@ def tariff(
 @click.option("--out", type=click.Path(), help="Run folder (default runs/CASE-strategy).")
 @force_option
 @ac_correction_option
+@grid_model_option
 @_guard
 def strategy(
     case: str,
@@ -769,6 +803,7 @@ def strategy(
     out: str | None,
     force: bool,
     no_ac_correction: bool,
+    grid_model: str,
 ) -> None:
     """Stationary-fleet charging strategies (seeds 001 and 002), AC-checked.
 
@@ -797,8 +832,10 @@ def strategy(
         ev_share=ev_share,
         seed=seed,
         ac_correction=not no_ac_correction,
+        grid_model=grid_model,
         command=_command_line(),
     )
+    _warn_relaxation(run.summary)
     _finish(run, target, c)
 
 

@@ -4,6 +4,7 @@ OPF with DLMPs (``evtp opf``)."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -143,6 +144,7 @@ def run_opf(
     seed: int = 0,
     ac_correction: bool = True,
     ac_samples: int | None = None,
+    grid_model: str = "lindistflow",
     command: str = "opf",
 ) -> Run:
     """Multi-period (robust) OPF with the case's generators and import; DLMP table, AC check
@@ -153,7 +155,9 @@ def run_opf(
     deterministic schedule can be tested in the robust set; the first ``ac_samples`` (default
     :data:`AC_SAMPLES`) of them also in the AC power flow. ``ac_correction`` corrects the
     linear model until the schedule keeps the limits in the AC power flow
-    (:mod:`coupling.ac_correction`).
+    (:mod:`coupling.ac_correction`). ``grid_model="distflow"`` solves DistFlow with losses
+    (SOC relaxation, :mod:`power.distflow`) instead: no correction needed, the relaxation gap
+    is reported (``relaxation_gap`` table, ``relaxation_*`` in the summary).
     """
     from coupling.ac_correction import solve_ac_feasible
 
@@ -162,13 +166,23 @@ def run_opf(
     t0 = time.perf_counter()
     sens = sensitivities(f)
     margins = grid_margins(f, sens, case.uncertainty, gamma, uncertainty_set)
-    m = build_opf(case, opts, margins)
-    t1 = time.perf_counter()
-    acr = solve_ac_feasible(
-        m, m.grid, f, correct=ac_correction, margins=margins, uncertainty=case.uncertainty
-    )
-    res, state, ac = acr.result, acr.state, acr.ac
-    tariffs = dlmp_table(m.grid, f, sens, res.duals, res.reduced_costs)
+    extra: dict[str, Any] = {}
+    if grid_model == "distflow":
+        m = build_opf_distflow(case, opts, margins)
+        t1 = time.perf_counter()
+        dfr = solve_distflow(m, m.grid, f)
+        res, state, ac, acr = dfr.result, dfr.state, dfr.ac, dfr
+        tariffs = dfr.tariffs
+        extra = {"relaxation_gap": dfr.gap_table}
+    else:
+        m = build_opf(case, opts, margins)
+        t1 = time.perf_counter()
+        acr = solve_ac_feasible(
+            m, m.grid, f, correct=ac_correction, margins=margins, uncertainty=case.uncertainty
+        )
+        res, state, ac = acr.result, acr.state, acr.ac
+        tariffs = dlmp_table(m.grid, f, sens, res.duals, res.reduced_costs)
+        extra = {"ac_correction": pd.DataFrame(acr.history)}
     t2 = time.perf_counter()
     s_gamma = gamma if sample_gamma is None else sample_gamma
     oos = (
@@ -191,6 +205,7 @@ def run_opf(
             "case": case.name,
             "command": command,
             "parameters": {
+                "grid_model": grid_model,
                 "thermal": opts.thermal,
                 "polygon_sides": opts.polygon_sides,
                 "gamma": gamma,
@@ -213,14 +228,94 @@ def run_opf(
         | acr.summary(ac_correction)
         | oos
     )
-    tables = grid_tables(f, state, ac) | {
-        "tariffs": tariffs,
-        "ac_correction": pd.DataFrame(acr.history),
-    }
+    tables = grid_tables(f, state, ac) | {"tariffs": tariffs} | extra
     return Run(summary=summary, tables=tables)
 
 
 AC_SAMPLES = 20  # out-of-sample draws also checked with the AC power flow
+
+
+def build_opf_distflow(
+    case: Case, opts: GridOptions = GridOptions(), margins: Margins | None = None
+) -> pyo.ConcreteModel:
+    """Multi-period OPF on DistFlow with losses (block ``m.grid``, :mod:`power.distflow`);
+    the S-rating is a cone, so ``opts.thermal`` does not apply."""
+    from power.distflow import DistFlowOptions, add_distflow
+
+    m = pyo.ConcreteModel(name=f"opf-distflow-{case.name}")
+    m.grid = pyo.Block()
+    dopts = DistFlowOptions(limits=opts.limits, allow_export=opts.allow_export)
+    add_distflow(m.grid, case.feeder, dopts, margins=margins)
+    m.obj = pyo.Objective(expr=m.grid.cost, sense=pyo.minimize)
+    return m
+
+
+@dataclass
+class DistFlowSolved:
+    """Outcome of :func:`solve_distflow`: the conic result, the grid state, its AC check,
+    the DLMP table, the relaxation gap (lines x steps) and the DLMP decomposition residual;
+    ``history`` one row like the AC correction's, for the same summary and timing keys."""
+
+    result: Any
+    state: GridState
+    ac: ACResult
+    tariffs: pd.DataFrame
+    gap: np.ndarray
+    gap_table: pd.DataFrame
+    residual: float
+    history: list[dict]
+    ac_s: float
+
+    def summary(self, _enabled: bool = False) -> dict[str, Any]:
+        from power.distflow import gap_summary
+
+        return {
+            "grid_model": "distflow",
+            "ac_correction": False,
+            "ac_feasible": bool(self.history[-1]["ac_feasible"]),
+            "dlmp_residual": self.residual,
+        } | gap_summary(self.gap, self.ac_line_ids)
+
+    ac_line_ids: list = field(default_factory=list)
+
+
+def solve_distflow(
+    m: pyo.ConcreteModel, blk: pyo.Block, feeder: Feeder, *, duals: bool = True
+) -> DistFlowSolved:
+    """Solve a model holding a DistFlow block ``blk`` (SOCP, Clarabel), AC-check the schedule,
+    DLMPs (when ``duals``) and the relaxation gap."""
+    from coupling.ac_correction import history_row
+    from power.correction import ac_excess
+    from power.distflow import distflow_state, relaxation_gap, solve_socp
+    from power.dlmp import distflow_dlmp_arrays
+
+    res = solve_socp(m, blk.socs, duals=duals)
+    state = distflow_state(blk, feeder)
+    t0 = time.perf_counter()
+    ac = ac_check(feeder, state.p_net_kw, state.q_net_kvar)
+    ac_s = time.perf_counter() - t0
+    lim = effective_limits(feeder, None, blk.margins)
+    ex = ac_excess(feeder, ac, effective_limits(feeder, None).flow_up_kw, lim)
+    row = history_row(0, feeder, res, state, ac, ex)
+    gap = relaxation_gap(blk, feeder)
+    tariffs, resid = pd.DataFrame(), 0.0
+    if duals:
+        arr = distflow_dlmp_arrays(blk, feeder, res)
+        resid = float(np.abs(arr.pop("residual")).max(initial=0.0))
+        arr.pop("flow_rc")
+        tariffs = long_table(feeder.bus_ids, "bus", **arr)
+    return DistFlowSolved(
+        result=res,
+        state=state,
+        ac=ac,
+        tariffs=tariffs,
+        gap=gap,
+        gap_table=long_table(feeder.line_ids, "line", gap=gap),
+        residual=resid,
+        history=[row],
+        ac_s=ac_s,
+        ac_line_ids=feeder.line_ids,
+    )
 
 
 def out_of_sample(

@@ -29,7 +29,13 @@ import pyomo.environ as pyo
 
 from cases.case import Case, CaseError
 from coupling.ac_correction import solve_ac_feasible
-from coupling.grid_jobs import grid_summary, grid_tables, schedule_state, solve_grid_model
+from coupling.grid_jobs import (
+    grid_summary,
+    grid_tables,
+    schedule_state,
+    solve_distflow,
+    solve_grid_model,
+)
 from coupling.lifting import lifted
 from coupling.runfolder import Run
 from power.ac_check import ac_check
@@ -53,6 +59,9 @@ SMART_K = 1e-3  # seed 002's k: small weight of sum (P+ + P-) per kW and step
 # square of the load and spread charging over hours of equal price; evtp's lossless model uses
 # this small quadratic proxy on each bus's EV load (currency/kWh per kW)
 LOSS_PROXY = 1e-5
+# smart family on DistFlow: a small weight on the import cost (losses included) per currency,
+# so that the cone relaxation has a reason to be tight (Farivar & Low 2013)
+SMART_LOSS_WEIGHT = 1e-3
 
 
 @dataclass(frozen=True)
@@ -93,8 +102,11 @@ def fleet_share(fleet: Fleet, share: float, seed: int) -> Fleet:
     return Fleet(fleet.evs.iloc[keep].reset_index(drop=True))
 
 
-def build_strategy_model(case: Case, fleet: Fleet, s: Strategy) -> pyo.ConcreteModel:
-    """Fleet block ``m.fleet`` (+ LinDistFlow ``m.grid`` with limits) and the objective."""
+def build_strategy_model(
+    case: Case, fleet: Fleet, s: Strategy, grid_model: str = "lindistflow"
+) -> pyo.ConcreteModel:
+    """Fleet block ``m.fleet`` (+ LinDistFlow or, with ``grid_model="distflow"``, DistFlow
+    ``m.grid`` with limits) and the objective."""
     f = case.feeder
     dt = f.dt_h
     m = pyo.ConcreteModel(name=f"strategy-{s.name}")
@@ -106,15 +118,19 @@ def build_strategy_model(case: Case, fleet: Fleet, s: Strategy) -> pyo.ConcreteM
     if s.limits:
         m.grid = pyo.Block()
         extra_q = {k: fb.bus_q_kvar[k] for k in fb.injection_keys} if s.reactive else None
-        add_lindistflow(
-            m.grid,
-            f,
-            GridOptions(),
-            extra_p_kw={k: fb.bus_p_kw[k] for k in fb.injection_keys},
-            extra_q_kvar=extra_q,
-        )
+        extra_p = {k: fb.bus_p_kw[k] for k in fb.injection_keys}
+        if grid_model == "distflow":
+            from power.distflow import add_distflow
+
+            add_distflow(m.grid, f, extra_p_kw=extra_p, extra_q_kvar=extra_q)
+        else:
+            add_lindistflow(m.grid, f, GridOptions(), extra_p_kw=extra_p, extra_q_kvar=extra_q)
     if not s.smart:
         energy = sum(price[t] * dt * fb.bus_p_kw[b, t] for b, t in fb.injection_keys)
+        if s.limits and grid_model == "distflow":
+            # DistFlow: pay the import, losses included (the base load's cost is a constant);
+            # an objective that ignores losses leaves the cone relaxation loose
+            energy = m.grid.cost
         if not s.limits:
             p_bus = lifted(m, "p_bus_kw", {k: fb.bus_p_kw[k] for k in fb.injection_keys})
             energy = energy + LOSS_PROXY * dt * sum(p_bus[k] ** 2 for k in fb.injection_keys)
@@ -125,7 +141,10 @@ def build_strategy_model(case: Case, fleet: Fleet, s: Strategy) -> pyo.ConcreteM
     power = sum(fb.p_ch[k] for k in range(len(target)))
     if s.discharge:
         power = power + sum(fb.p_dis[k] for k in range(len(target)))
-    m.obj = pyo.Objective(expr=dev + SMART_K * power + penalty)
+    loss_cost = 0.0
+    if s.limits and grid_model == "distflow":
+        loss_cost = SMART_LOSS_WEIGHT * m.grid.cost
+    m.obj = pyo.Objective(expr=dev + SMART_K * power + penalty + loss_cost)
     return m
 
 
@@ -136,12 +155,15 @@ def run_strategy(
     ev_share: float = 1.0,
     seed: int = 0,
     ac_correction: bool = True,
+    grid_model: str = "lindistflow",
     command: str = "strategy",
 ) -> Run:
     """Run one strategy on the case's fleet; AC-check the schedule; tables and summary.
 
     Strategies with grid limits are corrected until the schedule keeps them in the AC power
-    flow (``ac_correction``, :mod:`coupling.ac_correction`); the others only report."""
+    flow (``ac_correction``, :mod:`coupling.ac_correction`); the others only report. With
+    ``grid_model="distflow"`` the strategies with grid limits schedule on DistFlow with
+    losses (SOC relaxation, no correction; its gap is reported)."""
     if case.fleet is None:
         raise CaseError(f"case {case.name!r} has no stationary fleet (fleet/evs.csv)")
     if strategy not in STRATEGIES:
@@ -165,9 +187,13 @@ def run_strategy(
             ).sum()
         )
     else:
-        m = build_strategy_model(case, fleet, s)
+        m = build_strategy_model(case, fleet, s, grid_model if s.limits else "lindistflow")
         t1 = time.perf_counter()
-        if s.limits:
+        if s.limits and grid_model == "distflow":
+            acr = solve_distflow(m, m.grid, f)
+            res = acr.result
+            tables["relaxation_gap"] = acr.gap_table
+        elif s.limits:
             acr = solve_ac_feasible(m, m.grid, f, correct=ac_correction, duals=True)
             res = acr.result
         else:
@@ -179,8 +205,11 @@ def run_strategy(
     t2 = time.perf_counter()
     if acr is not None:
         state, ac = acr.state, acr.ac
-        tables["tariffs"] = dlmp_table(m.grid, f, None, res.duals, res.reduced_costs)
-        tables["ac_correction"] = pd.DataFrame(acr.history)
+        if grid_model == "distflow":
+            tables["tariffs"] = acr.tariffs
+        else:
+            tables["tariffs"] = dlmp_table(m.grid, f, None, res.duals, res.reduced_costs)
+            tables["ac_correction"] = pd.DataFrame(acr.history)
     else:
         state = schedule_state(f, LinearGrid(f), *net_load(f, ev_p, ev_q))
         ac = ac_check(f, state.p_net_kw, state.q_net_kvar)
@@ -189,7 +218,12 @@ def run_strategy(
     summary = {
         "case": case.name,
         "command": command,
-        "parameters": {"strategy": strategy, "ev_share": ev_share, "seed": seed},
+        "parameters": {
+            "strategy": strategy,
+            "ev_share": ev_share,
+            "seed": seed,
+            "grid_model": grid_model,
+        },
         "objective": res.objective if res is not None else energy_cost,
         "energy_cost": energy_cost,
         "unserved_kwh": unserved,

@@ -113,6 +113,16 @@ KEYS: dict[str, Key] = {
         "Grid", "pu", "largest voltage outside a bus's band, AC power flow (0: none)"
     ),
     "max_voltage_error_pu": _k("Grid", "pu", "largest |V_linear - V_AC| over buses and steps"),
+    "grid_model": _k("Grid", "", "lindistflow (linear, lossless) or distflow (SOC relaxation)"),
+    "relaxation_gap_max": _k(
+        "Grid", "", "DistFlow: largest relative gap (v l - P^2 - Q^2) / (v l) of the cone"
+    ),
+    "relaxation_gap_at": _k("Grid", "", "DistFlow: line and step of that gap"),
+    "relaxation_tight": _k("Grid", "", "DistFlow: the relaxation is exact (gap <= tolerance)"),
+    "relaxation_tol": _k("Grid", "", "DistFlow: gap below which the relaxation counts as exact"),
+    "dlmp_residual": _k(
+        "Grid", "currency/kWh", "DistFlow: largest |dlmp - (energy + loss + congestion + voltage)|"
+    ),
     # tariff loop
     "iterations": _k("Tariff loop", "", "DSO-aggregator iterations"),
     "converged": _k("Tariff loop", "", "the loop met its tolerance with no limit exceeded"),

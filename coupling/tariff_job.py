@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 
-from cases.case import Case
+from cases.case import Case, CaseError
 from coupling.ac_correction import LoopAC, solve_ac_feasible
 from coupling.diagnose import unserved_by_od, worst_excess
 from coupling.dso import (
@@ -36,8 +36,8 @@ from coupling.runfolder import Run
 from coupling.traffic_job import case_paths
 from power.ac_check import ac_check
 from power.correction import ACTightening
-from power.dlmp import dlmp_arrays, dual_matrix
-from power.limits import Limits, LinearGrid, net_load
+from power.dlmp import distflow_dlmp_arrays, dlmp_arrays, dual_matrix
+from power.limits import Limits, LinearGrid, effective_limits, fixed_q_flows, net_load
 from power.sensitivity import sensitivities
 from power.solve import solve
 from robust.sets import SetKind
@@ -56,6 +56,7 @@ class TariffOptions:
     loop: LoopOptions = LoopOptions()
     parallel: bool = True  # aggregators in parallel threads
     ac_correction: bool = True  # AC-corrected DSO stage and loop acceptance
+    grid_model: Literal["lindistflow", "distflow"] = "lindistflow"  # of the DSO stage
 
 
 def loop_options(case: Case, **overrides: Any) -> LoopOptions:
@@ -120,6 +121,7 @@ class TariffSolution:
     arrival_shortfall: float
     unserved: dict[str, float]
     timings: dict[str, float]
+    grid_summary: dict[str, Any] = field(default_factory=dict)  # DSO stage's grid model keys
 
 
 def solve_tariff(
@@ -144,24 +146,40 @@ def solve_tariff(
     paths = case_paths(case)
     dso = build_dso(case, paths, margins, mp)
     evas = {a: build_eva(case, paths, a, mp) for a in aggs}
+    grid_keys: dict[str, Any] = {"grid_model": opts.grid_model}
     t1 = time.perf_counter()
-    acr = solve_ac_feasible(
-        dso, dso.grid, f, correct=opts.ac_correction, margins=margins, uncertainty=case.uncertainty
-    )
-    res = acr.result
+    if opts.grid_model == "distflow":
+        acr = _distflow_dso(dso, case, margins)
+        res = acr.result
+        d = acr.dlmp
+        grid_keys |= acr.summary()
+    else:
+        acr = solve_ac_feasible(
+            dso,
+            dso.grid,
+            f,
+            correct=opts.ac_correction,
+            margins=margins,
+            uncertainty=case.uncertainty,
+        )
+        res = acr.result
+        d = dlmp_arrays(dso.grid, f, None, res.duals, res.reduced_costs)
     t2 = time.perf_counter()
     say(
         f"DSO problem solved: objective {res.objective:.2f} ({t2 - t1:.2f} s"
         + (f", {acr.resolves} AC re-solves)" if acr.resolves else ")")
     )
-    d = dlmp_arrays(dso.grid, f, None, res.duals, res.reduced_costs)
     central_loads = station_loads(dso.station_p_kw, stations, steps)
     c_travel = sum(
         pyo.value(dso.eva[a].travel_cost) + pyo.value(dso.eva[a].arrival_penalty) for a in aggs
     )
     central = ev_cost(c_travel, 0.0, central_loads, price, mp, dt)
 
-    if opts.mechanism == "dlmp":
+    if opts.mechanism == "dlmp" and opts.grid_model == "distflow":
+        rc_p, rc_w = dso.grid_rc
+        rc_w[f.tree.slack] = 0.0
+        prices = LimitPrices.from_reduced_costs(rc_p, rc_w, dt)
+    elif opts.mechanism == "dlmp":
         rc_p = dual_matrix(dso.grid.p, f.line_ids, steps, res.reduced_costs)
         rc_w = dual_matrix(dso.grid.w, f.bus_ids, steps, res.reduced_costs)
         rc_w[f.tree.slack] = 0.0
@@ -222,6 +240,63 @@ def solve_tariff(
         arrival_shortfall=sum(r.arrival_shortfall for r in dres.values()),
         unserved={od: v for a in aggs for od, v in unserved_by_od(evas[a].dta).items()},
         timings={"build_s": t1 - t0, "dso_solve_s": t2 - t1, "loop_s": t3 - t2},
+        grid_summary=grid_keys,
+    )
+
+
+@dataclass
+class _DistFlowDSO:
+    """The DSO stage on DistFlow, with the attributes the loop reads from an AC correction."""
+
+    result: Any
+    dlmp: dict[str, np.ndarray]
+    grid: LinearGrid
+    limits: Any
+    history: list[dict]
+    solved: Any
+    tightening: Any = None
+    resolves: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        return self.solved.summary()
+
+
+def _distflow_dso(dso: pyo.ConcreteModel, case: Case, margins: Any) -> _DistFlowDSO:
+    """Replace the DSO's LinDistFlow block by DistFlow with losses (same station loads,
+    robust margins and cost) and solve it (SOCP); the loop that follows stays linear (with
+    DistFlow's losses linearised at its schedule), against the nominal (robust) limits."""
+    from coupling.grid_jobs import solve_distflow
+    from power.distflow import add_distflow
+
+    f = case.feeder
+    old = dso.grid
+    for c in ("p_bal", "q_bal", "v_drop", "s_poly"):
+        if hasattr(old, c):
+            getattr(old, c).deactivate()
+    extra: dict[tuple[str, int], Any] = {}
+    bus_of = station_bus(case)
+    for y, t in dso.station_p_kw:
+        key = (bus_of[y], t)
+        extra[key] = extra.get(key, 0.0) + dso.station_p_kw[y, t]
+    dso.grid_df = pyo.Block()
+    add_distflow(dso.grid_df, f, extra_p_kw=extra, margins=margins)
+    old.cost.set_value(dso.grid_df.cost.expr)  # the objective now pays DistFlow's import
+    solved = solve_distflow(dso, dso.grid_df, f)
+    arr = distflow_dlmp_arrays(dso.grid_df, f, solved.result)
+    arr.pop("residual")
+    rc = solved.result.reduced_costs
+    dso.grid_rc = (arr.pop("flow_rc"), dual_matrix(dso.grid_df.w, f.bus_ids, f.steps, rc))
+    from power.correction import linearised_losses, peak_flow_kw
+
+    return _DistFlowDSO(
+        result=solved.result,
+        dlmp=arr,
+        # the loop's linear model carries DistFlow's losses, linearised at its schedule (the
+        # chords of power/correction.py), so the aggregators' tariffs have a loss part too
+        grid=linearised_losses(f, solved.ac, peak_flow_kw(f, solved.ac, None)),
+        limits=effective_limits(f, fixed_q_flows(f), margins),
+        history=solved.history,
+        solved=solved,
     )
 
 
@@ -297,6 +372,7 @@ def finish_tariff(
                 "samples": opts.samples,
                 "seed": opts.seed,
                 "ac_correction": opts.ac_correction,
+                "grid_model": opts.grid_model,
             },
             "objective": sum(sol.decentral),
             "travel_cost": sol.decentral[0],
@@ -324,6 +400,7 @@ def finish_tariff(
         }
         | grid_summary(f, state, ac)
         | oos
+        | {k: v for k, v in sol.grid_summary.items() if k != "grid_model"}
     )
     return Run(summary=summary, tables=tables)
 
@@ -349,6 +426,12 @@ def run_tariff(
     """
     if is_fleet_market(case):
         from coupling.fleet_market import run_fleet_market
+
+        if opts.grid_model != "lindistflow":
+            raise CaseError(
+                f"case {case.name!r} runs the fleet capacity market, which has no DSO stage on "
+                "DistFlow: drop --grid-model distflow"
+            )
 
         return run_fleet_market(
             case,

@@ -37,6 +37,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
 from pyomo.common.gc_manager import PauseGC
 
 from power.component_values import ComponentValues
@@ -96,3 +98,118 @@ def dlmp_table(
 ) -> pd.DataFrame:
     """Long table (bus, t, dlmp, energy, loss, congestion, voltage) in currency/kWh."""
     return long_table(feeder.bus_ids, "bus", **dlmp_arrays(blk, feeder, sens, duals, reduced_costs))
+
+
+# ---------------------------------------------------------------------- DistFlow (SOCP)
+def distflow_dlmp_arrays(blk: pyo.Block, feeder: Feeder, res: Any) -> dict[str, np.ndarray]:
+    """DLMP and its exact parts (buses x steps, currency/kWh) of a solved DistFlow block
+    (:mod:`power.distflow`, ``res`` the :class:`power.distflow.ConicResult`), plus the
+    ``residual`` of the decomposition (dlmp - sum of parts, the solver's tolerance) and
+    ``flow_rc`` (lines x steps), the line-limit duals on the upstream-end flow ``p``.
+
+    The state of the branch-flow equations per step, ``x_S`` = (p, q, l of every line, w of
+    every non-slack bus, p_import, q_import), is as large as its equations (p_bal, q_bal per
+    bus, v_drop and the current definition per line; the cone counts with the scalar
+    multiplier of its boundary, ``z = alpha (s_0, -s_1..)``). Stationarity of the state
+    columns, ``grad_S + A_phys,S' zeta + sum_{limits} A_r,S' z_r = 0``, is therefore a square
+    linear system ``M zeta = h`` (the transposed power-flow Jacobian) whose right-hand side is
+    a sum of three sources: the objective gradient on the state (the price of the import,
+    with its bound), the line limits (flow bounds at both ends, S cones) and the voltage
+    bounds. Solving it once per source splits every p_bal dual exactly:
+
+    * energy = the price source at the slack bus (the marginal cost of import);
+    * loss = the price source at bus j minus energy (``energy * (d import / d load_j - 1)``);
+    * congestion, voltage = the line-limit and voltage-bound sources at bus j.
+    """
+    pos = {id(v): i for i, v in enumerate(res.columns)}
+    steps, dt = feeder.steps, feeder.dt_h
+    tree = feeder.tree
+    lines, buses = feeder.line_ids, feeder.bus_ids
+    nonslack = [b for k, b in enumerate(buses) if k != tree.slack]
+
+    def cols(var: Any, keys: list) -> list[int]:
+        return [pos[id(var[k])] for k in keys]
+
+    lt = [(ln, t) for t in range(steps) for ln in lines]
+    bt = [(b, t) for t in range(steps) for b in nonslack]
+    state = (
+        cols(blk.p, lt)
+        + cols(blk.q, lt)
+        + cols(blk.l, lt)
+        + cols(blk.w, bt)
+        + cols(blk.p_import, list(range(steps)))
+        + cols(blk.q_import, list(range(steps)))
+    )
+    kind = {}  # column -> source of its bound rows
+    for j in cols(blk.p, lt):
+        kind[j] = "congestion"
+    for j in cols(blk.w, bt):
+        kind[j] = "voltage"
+    rowpos = {id(c): i for i, c in enumerate(res.rows) if not isinstance(c, tuple)}
+    all_bt = [(b, t) for b in buses for t in range(steps)]
+    p_rows = [rowpos[id(blk.p_bal[k])] for k in all_bt]
+    phys = p_rows + [rowpos[id(blk.q_bal[k])] for k in all_bt]
+    phys += [rowpos[id(blk.v_drop[k])] for k in lt]
+    src: dict[str, list[int]] = {"energy": [], "congestion": [], "voltage": []}
+    recv = getattr(blk, "p_recv_lo", None)
+    recv_ids = {id(c) for c in recv.values()} if recv is not None else set()
+    phys_set = set(phys)
+    for i, c in enumerate(res.rows):
+        if i in phys_set:
+            continue
+        if isinstance(c, tuple):
+            src[kind.get(c[1], "energy")].append(i)
+        elif id(c) in recv_ids:
+            src["congestion"].append(i)
+    a_s = res.a[:, state].tocsr()
+    # cones: the branch cones are physics (direction of their boundary), the others limits
+    cone_r, cone_c, cone_v = [], [], []
+    nb = 0
+    for k, (fam, _, rows) in enumerate(res.socs):
+        r0 = int(res.soc_start[k])
+        rr = np.arange(r0, r0 + len(rows))
+        if fam == "branch":
+            s = res.s[rr]
+            d = np.concatenate([[s[0]], -s[1:]]) / max(s[0], 1e-300)
+            cone_r += [nb] * len(rr)
+            cone_c += rr.tolist()
+            cone_v += d.tolist()
+            nb += 1
+        else:
+            src["congestion"] += rr.tolist()
+    cdir = sp.csr_matrix((cone_v, (cone_r, cone_c)), shape=(nb, res.a.shape[0]))
+    m_mat = sp.hstack([a_s[phys].T, (cdir @ a_s).T], format="csc")
+    rhs = np.zeros((len(state), 3))
+    for j, name in enumerate(src):
+        rr = np.asarray(src[name], dtype=int)
+        if len(rr):
+            rhs[:, j] = -(a_s[rr].T @ res.z[rr])
+    rhs[:, 0] -= res.grad[state]
+    zeta = spla.splu(m_mat).solve(rhs)
+    nbus = len(buses)
+    parts = {
+        name: (-zeta[: len(p_rows), j] / dt).reshape(nbus, steps)
+        for j, name in enumerate(("energy", "congestion", "voltage"))
+    }
+    dlmp = (-res.z[p_rows] / dt).reshape(nbus, steps)
+    energy = np.repeat(parts["energy"][tree.slack][None, :], nbus, 0)
+    out = {
+        "dlmp": dlmp,
+        "energy": energy,
+        "loss": parts["energy"] - energy,
+        "congestion": parts["congestion"],
+        "voltage": parts["voltage"],
+    }
+    out["residual"] = dlmp - sum(out[k] for k in ("energy", "loss", "congestion", "voltage"))
+    # the line limits' duals on the upstream-end flow p (bound, downstream-end row, S cones),
+    # as the reduced cost of p would be (lines x steps): the flow prices of the loop
+    out["flow_rc"] = rhs[: len(lt), 1].reshape(steps, len(lines)).T.copy()
+    return out
+
+
+def distflow_dlmp_table(blk: pyo.Block, feeder: Feeder, res: Any) -> pd.DataFrame:
+    """Long table (bus, t, dlmp, energy, loss, congestion, voltage) of a DistFlow block."""
+    arr = distflow_dlmp_arrays(blk, feeder, res)
+    arr.pop("residual")
+    arr.pop("flow_rc")
+    return long_table(feeder.bus_ids, "bus", **arr)
