@@ -115,7 +115,7 @@ KEYS: dict[str, Key] = {
     "max_voltage_error_pu": _k("Grid", "pu", "largest |V_linear - V_AC| over buses and steps"),
     "grid_model": _k("Grid", "", "lindistflow (linear, lossless) or distflow (SOC relaxation)"),
     "relaxation_gap_max": _k(
-        "Grid", "", "DistFlow: largest relative gap (v l - P^2 - Q^2) / (v l) of the cone"
+        "Grid", "", "DistFlow: largest gap (v l - P^2 - Q^2) / S_rating^2 of the cone"
     ),
     "relaxation_gap_at": _k("Grid", "", "DistFlow: line and step of that gap"),
     "relaxation_tight": _k("Grid", "", "DistFlow: the relaxation is exact (gap <= tolerance)"),
