@@ -149,7 +149,12 @@ def test_strategy_sweep_points_are_hosting_rows(strategy_sweep):
         assert csv[c].to_numpy(float) == pytest.approx(ref[c].to_numpy(float), rel=1e-9, abs=1e-9)
     point = strategy_sweep / "ev_share=0.5"
     summary = json.loads((point / "summary.json").read_text())
-    assert summary["parameters"] == {"strategy": "price", "ev_share": 0.5, "seed": 0}
+    assert summary["parameters"] == {
+        "strategy": "price",
+        "ev_share": 0.5,
+        "seed": 0,
+        "grid_model": "lindistflow",
+    }
     assert summary["passed"] is True and (point / "fleet.csv").is_file()
 
 
