@@ -32,7 +32,7 @@ def test_heartbeat_names_the_innermost_phase(capsys, monkeypatch):
 
 
 def test_a_cli_run_prints_progress_lines(tmp_path):
-    env = {**os.environ, "EVTP_PROGRESS_S": "0.3"}
+    env = {**os.environ, "EVTP_PROGRESS_S": "0.2"}
     env.pop("EVTP_PROGRESS", None)
     r = subprocess.run(
         [
