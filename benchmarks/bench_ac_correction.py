@@ -20,8 +20,8 @@ import numpy as np
 
 from cases.builtin import BUILTIN, load_case
 from cases.case import Case
-from coupling.runfolder import Run
-from coupling.strategy_job import run_strategy
+from coupling.jobs.strategy import run_strategy
+from coupling.output.runfolder import Run
 
 
 def main(case_name: str = "feeder1000-ev", strategy: str = "grid") -> list[dict]:
@@ -66,8 +66,8 @@ def target_runs(case_name: str) -> list[tuple[str, Callable[[Case], Run]]]:
     """Every command that enforces grid limits on ``case_name``, as (label, job): opf; the
     strategies with limits (cases with a stationary fleet); the tariff by both mechanisms
     (one for the fleet capacity market, which is always subgradient)."""
-    from coupling.grid_jobs import run_opf
-    from coupling.tariff_job import TariffOptions, is_fleet_market, run_tariff
+    from coupling.jobs.grid import run_opf
+    from coupling.jobs.tariff import TariffOptions, is_fleet_market, run_tariff
 
     case = load_case(case_name)
     runs: list[tuple[str, Callable[[Case], Run]]] = [("opf", run_opf)]

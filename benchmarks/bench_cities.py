@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
                 "limit can bind": "yes" if rep.line_can_bind or rep.voltage_can_bind else "no",
             }
             if args.solve:
-                from coupling.traffic_job import run_traffic
+                from coupling.jobs.traffic import run_traffic
 
                 t1 = time.perf_counter()
                 run = run_traffic(case)

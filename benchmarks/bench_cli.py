@@ -5,7 +5,7 @@
 Times ``evtp --help``, ``evtp cases`` and bare ``evtp`` as fresh processes (``python -m
 coupling.cli``, the code of this checkout) and prints the median and minimum wall time (s) of
 each, beside two references run the same way: a bare Python interpreter, and importing the
-model stack (``coupling.tariff_job``, i.e. Pyomo, pandapower, pandas), which is what every
+model stack (``coupling.jobs.tariff``, i.e. Pyomo, pandapower, pandas), which is what every
 start-up cost before the command line imported its model code lazily. The target is < 1 s.
 """
 
@@ -22,7 +22,7 @@ CASES = {
     "evtp cases": [sys.executable, "-m", "coupling.cli", "cases"],
     "evtp": [sys.executable, "-m", "coupling.cli"],
     "python (reference)": [sys.executable, "-c", "pass"],
-    "import model stack (reference)": [sys.executable, "-c", "import coupling.tariff_job"],
+    "import model stack (reference)": [sys.executable, "-c", "import coupling.jobs.tariff"],
 }
 
 

@@ -41,8 +41,8 @@ def _feeder(n: int):
 def _engine(n: int) -> dict:
     from engine.assemble import assemble
     from engine.highs import handover
-    from engine.lindistflow import declare_lindistflow
     from engine.problem import Problem
+    from power.lindistflow_engine import declare_lindistflow
 
     f = _feeder(n)
     t0 = time.perf_counter()

@@ -104,7 +104,7 @@ def _feeder1000(old: bool) -> dict:
     import power.ac_check as ac_module
     import power.dlmp as dlmp_module
     from cases.builtin import load_case
-    from coupling.strategy_job import STRATEGIES, build_strategy_model
+    from coupling.jobs.strategy import STRATEGIES, build_strategy_model
     from power.ac_check import ac_check
     from power.dlmp import dlmp_table
     from power.fleet import fleet_results

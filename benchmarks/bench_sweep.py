@@ -21,7 +21,7 @@ from pathlib import Path
 
 def sweep_wall(case: str, param: str, workers: int, samples: int) -> float:
     """Wall time (s) of one sweep on a fresh local cluster of ``workers`` processes."""
-    from coupling.sweep import run_sweep
+    from coupling.studies.sweep import run_sweep
 
     with tempfile.TemporaryDirectory() as tmp:
         table = run_sweep(case, param, Path(tmp) / "sweep", workers=workers, samples=samples)

@@ -97,11 +97,11 @@ def main() -> None:
     # the same LP in the matrix engine: build (structure + sets + assembly), hand-over, solve,
     # result tables
     from engine.assemble import assemble
-    from engine.dta import declare_dta, traffic_cost
     from engine.highs import solve_highs
     from engine.problem import Problem
     from engine.router import values
     from traffic.dta import build_dta
+    from traffic.dta_engine import declare_dta, traffic_cost
     from traffic.results import dta_results, tables_from_values
 
     t0 = time.perf_counter()

@@ -23,7 +23,7 @@ def build_and_solve(
 ) -> dict[str, float]:
     """Build the LP with numpy/scipy, pass it to HiGHS, solve; return timings and objective.
 
-    With ``fleet``: the ``grid`` strategy of :mod:`coupling.strategy_job` (charging only,
+    With ``fleet``: the ``grid`` strategy of :mod:`coupling.jobs.strategy` (charging only,
     objective = import cost + unserved energy), i.e. the same LP as the Pyomo path.
     """
     t0 = time.perf_counter()

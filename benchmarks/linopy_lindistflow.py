@@ -1,4 +1,4 @@
-"""The LinDistFlow OPF of :mod:`engine.lindistflow` in linopy (benchmark reference only;
+"""The LinDistFlow OPF of :mod:`power.lindistflow_engine` in linopy (benchmark reference only;
 linopy is not an evtp dependency: ``pip install linopy``)."""
 
 from __future__ import annotations

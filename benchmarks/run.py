@@ -23,7 +23,7 @@ from pathlib import Path
 def _grid_strategy(case_name: str) -> dict:
     from benchmarks.direct_highspy import build_and_solve
     from cases.builtin import load_case
-    from coupling.strategy_job import STRATEGIES, build_strategy_model
+    from coupling.jobs.strategy import STRATEGIES, build_strategy_model
     from power.solve import solve
 
     case = load_case(case_name)
@@ -83,7 +83,7 @@ def _grid_opf(n_buses: int | str) -> dict:
 
 def _tariff() -> dict:
     from cases.builtin import load_case
-    from coupling.tariff_job import TariffOptions, run_tariff
+    from coupling.jobs.tariff import TariffOptions, run_tariff
 
     case = load_case("tn20-dn17")
     t0 = time.perf_counter()

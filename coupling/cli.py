@@ -26,7 +26,7 @@ import click
 from cases.builtin import BUILTIN, load_case
 
 if TYPE_CHECKING:
-    from coupling.runfolder import Run
+    from coupling.output.runfolder import Run
 
 DEFAULT_CASE = "tn20-dn17"  # seed 003
 
@@ -41,10 +41,10 @@ INPUT_ERRORS: tuple[tuple[str, str], ...] = (
     ("power.fleet", "FleetDataError"),
     ("builtins", "FileExistsError"),
     ("builtins", "FileNotFoundError"),
-    ("coupling.compare", "CompareError"),
-    ("coupling.sweep", "SweepError"),
+    ("coupling.studies.compare", "CompareError"),
+    ("coupling.studies.sweep", "SweepError"),
     ("cases.atomic", "OutputError"),
-    ("coupling.runread", "RunFolderError"),
+    ("coupling.output.runread", "RunFolderError"),
 )
 RUN_ERRORS: tuple[tuple[str, str], ...] = (
     ("power.solve", "SolveError"),
@@ -153,9 +153,9 @@ def _fail_unconverged(s: dict[str, Any], out: Path) -> None:
 
 
 def _finish(run: Run, out: Path, case: Any = None) -> None:
-    from coupling.figures import figure_context, figures_for
-    from coupling.runfolder import write_run
-    from coupling.summary_view import console_lines
+    from coupling.output.figures import figure_context, figures_for
+    from coupling.output.runfolder import write_run
+    from coupling.output.summary_view import console_lines
 
     if case is not None:  # clock time and limits for the figures (and later evtp report)
         run.summary.update(figure_context(case))
@@ -245,7 +245,7 @@ def robust_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     )(fn)
 
 
-# the charging strategies of coupling.strategy_job, in the order of its table
+# the charging strategies of coupling.jobs.strategy, in the order of its table
 STRATEGY_NAMES = ["uncoordinated", "price", "grid", "smart", "v2g", "smart-q", "v2g-q"]
 
 # commands in the order of a study
@@ -580,7 +580,7 @@ def powerflow(case: str, out: str | None, force: bool) -> None:
       evtp powerflow ieee33 --out runs/ieee33-pf
     """
     target = _out_folder(out, case, "powerflow", force)
-    from coupling.grid_jobs import run_powerflow
+    from coupling.jobs.grid import run_powerflow
 
     c = load_case(case)
     click.echo(f"power flow of {c.name}: {c.feeder.steps} steps")
@@ -630,7 +630,7 @@ def opf(
       evtp opf ieee33 --gamma 1 --samples 200 --out runs/ieee33-opf
     """
     target = _out_folder(out, case, "opf", force)
-    from coupling.grid_jobs import run_opf
+    from coupling.jobs.grid import run_opf
     from power.lindistflow import GridOptions
 
     c = load_case(case)
@@ -663,7 +663,7 @@ def traffic(case: str, out: str | None, force: bool) -> None:
       evtp traffic tn20-dn17 --out runs/tn20-traffic
     """
     target = _out_folder(out, case, "traffic", force)
-    from coupling.traffic_job import run_traffic
+    from coupling.jobs.traffic import run_traffic
 
     c = load_case(case)
     click.echo(f"traffic assignment of {c.name}: {c.time.steps} steps")
@@ -741,7 +741,7 @@ def tariff(
       evtp tariff tn20-dn17 --gamma 1 --samples 200 --out runs/tn20-robust
     """
     target = _out_folder(out, case, "tariff", force)
-    from coupling.tariff_job import TariffOptions, is_fleet_market, loop_options, run_tariff
+    from coupling.jobs.tariff import TariffOptions, is_fleet_market, loop_options, run_tariff
 
     c = load_case(case)
     opts = TariffOptions(
@@ -822,7 +822,7 @@ def strategy(
       evtp strategy cigre-mv-ev --strategy smart --ev-share 0.5 --out runs/cigre-smart
     """
     target = _out_folder(out, case, f"strategy-{strategy_name}", force)
-    from coupling.strategy_job import run_strategy
+    from coupling.jobs.strategy import run_strategy
 
     c = load_case(case)
     click.echo(f"strategy {strategy_name} on {c.name}: {c.time.steps} steps")
@@ -888,7 +888,7 @@ def sweep(
       evtp sweep feeder1000-ev --strategy grid --param ev_share=0.1:1:0.1 --out runs/grid-sweep
     """
     target = _prepare(out, "sweep", force, inputs=[case])
-    from coupling.sweep import run_sweep
+    from coupling.studies.sweep import run_sweep
 
     where = scheduler or f"a local cluster of {workers} workers"
     job = f"strategy {strategy_name} " if strategy_name else ""
@@ -959,8 +959,8 @@ def hosting(
     """
     path = out if out is not None else str(Path("runs") / f"{Path(case).name}-hosting")
     target = _prepare(path, "hosting", force, inputs=[case])
-    from coupling.hosting import check_shares, hosting_study, write_hosting
-    from coupling.sweep import parse_values
+    from coupling.studies.hosting import check_shares, hosting_study, write_hosting
+    from coupling.studies.sweep import parse_values
 
     values = check_shares(parse_values(shares, f"--shares {shares!r}"))
     c = load_case(case)
@@ -976,7 +976,7 @@ def hosting(
         progress=click.echo,
     )
     write_hosting(study, c.feeder, target)
-    from coupling.clean import clean_table
+    from coupling.output.clean import clean_table
 
     shown = clean_table(study.table, keep=("ev_share",))
     shown = shown.assign(passed=shown.passed.map({True: "pass", False: "FAIL"}))
@@ -1001,7 +1001,7 @@ def compare(run_a: str, run_b: str, out: str | None, force: bool) -> None:
       evtp compare runs/tn20-det runs/tn20-robust --out runs/det-vs-robust
     """
     target = None if out is None else _prepare(out, "compare", force, inputs=[run_a, run_b])
-    from coupling.compare import compare_runs, write_comparison
+    from coupling.studies.compare import compare_runs, write_comparison
 
     cmp = compare_runs(run_a, run_b)
     click.echo(cmp.text())
@@ -1031,17 +1031,17 @@ def report(run: str, case_dir: str | None, force: bool) -> None:
       evtp report runs/tn20-robust
       evtp report runs/gamma-sweep
     """
-    from coupling.sweep_report import is_sweep_folder
+    from coupling.studies.sweep_report import is_sweep_folder
 
     if is_sweep_folder(run):
         from cases.case import CaseError
-        from coupling.sweep_report import write_sweep_report
+        from coupling.studies.sweep_report import write_sweep_report
 
         if case_dir is not None:
             raise CaseError(f"--case {case_dir}: a sweep report has no map; leave --case out")
         click.echo(f"wrote {write_sweep_report(run, force=force)}")
         return
-    from coupling.report import write_report
+    from coupling.output.report import write_report
 
     click.echo(f"wrote {write_report(run, case_dir, force=force)}")
 

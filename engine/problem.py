@@ -4,8 +4,8 @@ A :class:`VarSet` is a block of columns indexed by the Cartesian product of its 
 (e.g. ``line x t``), stored flat in C order, with bounds and a linear (and diagonal quadratic)
 cost. A :class:`RowSet` is a block of rows ``lo <= sum_k A_k x_k <= hi`` whose terms ``A_k`` are
 sparse matrices over the columns of the var sets they name. Blocks such as
-:func:`engine.lindistflow.declare_lindistflow` add their sets to a :class:`Problem`; nothing is
-dense of size rows x columns and every index map is an integer array.
+:func:`power.lindistflow_engine.declare_lindistflow` add their sets to a :class:`Problem`;
+nothing is dense of size rows x columns and every index map is an integer array.
 """
 
 from __future__ import annotations

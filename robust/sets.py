@@ -32,14 +32,24 @@ Seed 003 (robust dynamic tariff, per-node Gamma in [0, 1]).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 import scipy.sparse as sp
 
-from power.limits import Limits
-
 SetKind = Literal["node", "budget"]
+
+
+class LimitArrays(Protocol):
+    """What the out-of-sample test reads of a limits object (e.g. ``power.limits.Limits``):
+    ``-flow_down_kw <= P <= flow_up_kw`` (lines x steps, kW), ``w_min <= w <= w_max``
+    (buses x steps, pu^2), and ``free`` (buses,) without voltage limits."""
+
+    flow_up_kw: np.ndarray
+    flow_down_kw: np.ndarray
+    w_min: np.ndarray
+    w_max: np.ndarray
+    free: np.ndarray
 
 
 class RobustSetError(ValueError):
@@ -173,7 +183,7 @@ class OutOfSample:
 def evaluate_out_of_sample(
     flow_kw: np.ndarray,
     w_pu2: np.ndarray,
-    lim: Limits,
+    lim: LimitArrays,
     downstream: sp.spmatrix | np.ndarray,
     r_shared: np.ndarray,
     x_shared: np.ndarray,

@@ -227,7 +227,7 @@ def build_dta(
 ) -> DtaStructure:
     """The linear DTA of the module docstring as sparse matrices (:class:`DtaStructure`);
     parameters as :func:`add_linear_dta`, which emits it as a Pyomo block
-    (:func:`engine.dta.declare_dta` emits it into the matrix engine).
+    (:func:`traffic.dta_engine.declare_dta` emits it into the matrix engine).
 
     Raises
     ------

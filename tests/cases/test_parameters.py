@@ -9,7 +9,7 @@ import pytest
 from cases.builtin import load_case
 from cases.case import CaseError
 from cases.parameters import PARAMETERS, default
-from coupling.traffic_job import case_paths, dta_options
+from coupling.problems.case_dta import case_paths, dta_options
 
 
 @pytest.fixture(scope="module")

@@ -216,7 +216,7 @@ def test_unservable_demand_is_named(tmp_path):
     # by the end of the day; the run says how many
     from dataclasses import replace
 
-    from coupling.traffic_job import run_traffic
+    from coupling.jobs.traffic import run_traffic
 
     case = load_case("tn20-dn17")
     short = replace(

@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from coupling.clean import ZERO_TOL, clean_table, zero_small
 from coupling.cli import main
-from coupling.compare import compare_runs, write_comparison
-from coupling.figures import _heat, _shared_limits
+from coupling.output.clean import ZERO_TOL, clean_table, zero_small
+from coupling.output.figures import _heat, _shared_limits
+from coupling.studies.compare import compare_runs, write_comparison
 
 # ---------------------------------------------------------------- the cleaning function
 

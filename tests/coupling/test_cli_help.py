@@ -55,7 +55,7 @@ def test_every_command_has_an_example(command):
 
 
 def test_strategy_help_describes_the_seven_strategies():
-    from coupling.strategy_job import STRATEGIES
+    from coupling.jobs.strategy import STRATEGIES
 
     r = CliRunner().invoke(main, ["strategy", "--help"])
     lines = r.output.split("Strategies:")[1].split("Example")[0].strip().splitlines()
@@ -83,7 +83,7 @@ def test_importing_the_figures_leaves_the_matplotlib_backend_alone():
     code = (
         "import matplotlib\n"
         "matplotlib.use('svg')\n"
-        "import coupling.figures, coupling.compare, coupling.report\n"
+        "import coupling.output.figures, coupling.studies.compare, coupling.output.report\n"
         "print(matplotlib.get_backend())\n"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -93,7 +93,7 @@ def test_importing_the_figures_leaves_the_matplotlib_backend_alone():
 
 def test_tariff_message_names_the_mechanism_it_runs(tmp_path, monkeypatch):
     """hu2014-lv is a fleet capacity market: it runs by subgradient, as summary.json says."""
-    import coupling.tariff_job as tj
+    import coupling.jobs.tariff as tj
 
     def stop(*a, **k):
         raise FileExistsError("stopped after the first line")

@@ -232,8 +232,8 @@ def test_sections_without_data_say_so(tmp_path):
 
 def test_page_figures_in_clock_time(tmp_path, monkeypatch):
     """Every time axis of the page's figures is labelled in clock time (06:00 + 30 min x t)."""
-    import coupling.compare_page as page_mod
-    from coupling.compare import compare_runs
+    import coupling.studies.compare_page as page_mod
+    from coupling.studies.compare import compare_runs
 
     a, b = _pair(tmp_path)
     figs = []

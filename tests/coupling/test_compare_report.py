@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from coupling.cli import main
-from coupling.compare import CompareError, compare_runs
+from coupling.studies.compare import CompareError, compare_runs
 from tests.render import external_urls
 
 

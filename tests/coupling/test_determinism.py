@@ -8,7 +8,7 @@ import json
 import pandas as pd
 from click.testing import CliRunner
 
-import coupling.runfolder as rf
+import coupling.output.runfolder as rf
 from coupling.cli import main
 
 

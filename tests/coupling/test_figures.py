@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from coupling.figures import (
+from coupling.output.figures import (
     _heat,
     line_loading_heatmap,
     station_activity,
@@ -75,7 +75,7 @@ def test_heatmaps_still_draw_every_row():
 
 def _drawn(monkeypatch, figure, *args, **kwargs):
     """The matplotlib figure a builder draws (captured instead of saved)."""
-    import coupling.figures as figures
+    import coupling.output.figures as figures
 
     got = []
     monkeypatch.setattr(figures, "_save", lambda fig, path: got.append(fig))
@@ -87,7 +87,7 @@ HU = {"start": "12:00", "dt_h": 0.25, "limits": {"v_min_pu": 0.9, "v_max_pu": 1.
 
 
 def test_clock_labels():
-    from coupling.figures import Clock, clock_of, parse_clock
+    from coupling.output.figures import Clock, clock_of, parse_clock
 
     c = clock_of(HU)
     assert c == Clock(12.0, 0.25)

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from cases.builtin import load_case
-from coupling.fleet_market import run_fleet_market
-from coupling.loop import LoopOptions
-from coupling.tariff_job import loop_options
+from coupling.jobs.fleet_market import run_fleet_market
+from coupling.jobs.tariff import loop_options
+from coupling.problems.loop import LoopOptions
 
 
 def _run(case):

@@ -1,4 +1,6 @@
-"""Hosting capacity per strategy with the AC criterion (coupling/hosting.py, evtp hosting)."""
+"""Hosting capacity per strategy with the AC criterion (coupling/studies/hosting.py).
+
+The command is ``evtp hosting``."""
 
 from __future__ import annotations
 
@@ -11,8 +13,8 @@ import pandas as pd
 import pytest
 
 from cases.builtin import load_case
-from coupling.hosting import capacity, check_shares, hosting_study
-from coupling.strategy_job import run_strategy
+from coupling.jobs.strategy import run_strategy
+from coupling.studies.hosting import capacity, check_shares, hosting_study
 from power.ac_check import ac_check
 from power.limits import net_load
 
@@ -126,10 +128,11 @@ def test_hosting_cli_writes_the_study(tmp_path):
 
 @pytest.mark.slow
 def test_hosting_capacity_ordering():
-    """Seed 001's ordering on feeder1000-ev with the AC criterion (slow: ~1 h on a loaded
-    2-core machine). Fails at the time of writing: the grid strategy's AC correction stops
-    after its 3 re-solves at AC loading 1.0033 (transformers t46 and t52, step 55) from EV
-    share 0.6 on, so its AC hosting capacity is 0.4 (uncoordinated 0.7, price 0.9)."""
+    """Seed 001's ordering on feeder1000-ev with the AC criterion (slow: about 5 min on an idle
+    2-core machine). With the AC correction the grid strategy hosts the whole fleet (AC loading
+    0.999 at every share from 0.6 on), price-only charging fails from 1.0 and uncoordinated
+    charging from 0.7 (`evtp hosting feeder1000-ev --strategy uncoordinated --strategy price
+    --strategy grid --shares 0.2:1:0.2`: capacities 0.6, 0.8, 1.0)."""
     case = load_case("feeder1000-ev")
     assert 1000 <= case.fleet.n <= 1200 and 850 <= len(case.feeder.bus_ids) <= 1100
     study = hosting_study(case, ["uncoordinated", "price", "grid"], SHARES)

@@ -367,7 +367,7 @@ def test_sweep_points_counted_and_bounded(folders, tmp_path, param, words):
 
 
 def test_sweep_labels_of_close_values_differ():
-    from coupling.sweep import parse_param, point_label
+    from coupling.studies.sweep import parse_param, point_label
 
     name, values = parse_param("beta=1.00000001e-5,1.00000002e-5")
     assert len({point_label(name, v) for v in values}) == 2

@@ -7,9 +7,9 @@ import pytest
 from pyomo.repn import generate_standard_repn
 
 from cases.builtin import load_case
-from coupling.dso import MarketParams, build_eva
-from coupling.lifting import lifted
-from coupling.traffic_job import case_paths
+from coupling.problems.case_dta import case_paths
+from coupling.problems.dso import MarketParams, build_eva
+from coupling.problems.lifting import lifted
 from power.solve import solve
 
 

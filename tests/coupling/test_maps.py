@@ -1,4 +1,4 @@
-"""Interactive result maps (coupling/maps.py) and case layouts (cases/layout.py).
+"""Interactive result maps (coupling/output/maps.py) and case layouts (cases/layout.py).
 
 References are independent of the map code: clock labels and the tree layout by hand, colours
 read straight from the run's CSV tables and binned here with the stated thresholds, names from
@@ -17,8 +17,8 @@ from click.testing import CliRunner
 from cases.builtin import load_case
 from cases.layout import case_layout, tree_layout
 from coupling.cli import main
-from coupling.maps import LOADING_COLOURS, clock_labels, map_figure, result_map
-from coupling.runread import read_run
+from coupling.output.maps import LOADING_COLOURS, clock_labels, map_figure, result_map
+from coupling.output.runread import read_run
 from tests.coupling.tiny import tiny_case
 from tests.render import external_urls, render
 
@@ -232,7 +232,7 @@ def test_grid_only_map_by_hand(tmp_path):
 
 
 def test_traffic_only_map_shows_what_the_run_has(tmp_path):
-    from coupling.traffic_job import run_traffic
+    from coupling.jobs.traffic import run_traffic
 
     case = tiny_case()
     tables = run_traffic(case).tables
@@ -255,8 +255,8 @@ def test_traffic_only_map_shows_what_the_run_has(tmp_path):
 
 
 def test_report_without_a_known_case_says_how_to_add_the_map(tmp_path):
-    from coupling.runfolder import Run, write_run
-    from coupling.traffic_job import run_traffic
+    from coupling.jobs.traffic import run_traffic
+    from coupling.output.runfolder import Run, write_run
 
     run = run_traffic(tiny_case(), command="evtp traffic somewhere-else")
     write_run(Run(summary=run.summary, tables=run.tables), tmp_path / "run")
@@ -338,7 +338,7 @@ def test_fleet_load_and_bus_tariff_in_bus_hover():
 
 def test_run_case_spec_finds_built_in_names_and_case_folders(tmp_path, monkeypatch):
     from cases.folder import write_case
-    from coupling.maps import run_case_spec
+    from coupling.output.maps import run_case_spec
 
     assert run_case_spec({"case": "ieee33", "command": "evtp opf ieee33"}) == "ieee33"
     write_case(tiny_case(), tmp_path / "my case")
@@ -355,7 +355,7 @@ def test_run_case_spec_finds_built_in_names_and_case_folders(tmp_path, monkeypat
 
 def test_a_case_folder_on_the_command_line_wins_over_the_built_in_name(tmp_path):
     from cases.folder import write_case
-    from coupling.maps import run_case_spec
+    from coupling.output.maps import run_case_spec
 
     write_case(load_case("tn20-dn17"), tmp_path / "edited")  # e.g. a copy edited by the user
     cmd = f"evtp tariff {tmp_path / 'edited'} --out x"

@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-import coupling.grid_jobs as grid_jobs
+import coupling.jobs.grid as grid_jobs
 from cases.atomic import MARKER, WRITER, _boot_id, _start_ticks
 from coupling.cli import main
-from coupling.runfolder import Run
+from coupling.output.runfolder import Run
 
 EVTP = [sys.executable, "-m", "coupling.cli"]
 
@@ -323,7 +323,7 @@ def test_a_killed_writer_leaves_nothing_a_later_run_trips_over(tmp_path, runs):
 def test_concurrent_writers_cannot_both_succeed(tmp_path, runs, monkeypatch, force):
     """While this compare computes, another evtp process writes the same --out: this one must
     fail with a clear line and leave the other's result as it is."""
-    import coupling.compare as cmp_mod
+    import coupling.studies.compare as cmp_mod
 
     a, b = runs
     target = tmp_path / "C"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cases.builtin import load_case
-from coupling.strategy_job import run_strategy
+from coupling.jobs.strategy import run_strategy
 
 V_MIN = 0.97  # seed 002: 1 pu - 3 %
 AC_TOL = 1e-3  # the AC correction's tolerance (pu, fraction of a line rating)

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from cases.builtin import load_case
 from coupling.cli import main
-from coupling.summary_view import (
+from coupling.output.summary_view import (
     KEYS,
     TOL_LOADING,
     console_lines,
@@ -25,7 +25,7 @@ GLOSSARY = Path(__file__).resolve().parents[2] / "docs" / "glossary.md"
 
 
 def test_glossary_page_is_generated_from_the_code():
-    assert GLOSSARY.read_text() == glossary_markdown(), "run python -m coupling.summary_view"
+    assert GLOSSARY.read_text() == glossary_markdown(), "run python -m coupling.output.summary_view"
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,10 @@ import pytest
 
 from cases.builtin import load_case
 from cases.case import CaseError
-from coupling.loop import LoopOptions
-from coupling.sweep import SweepError, parse_param, run_point, run_sweep, with_param
-from coupling.sweep_report import read_sweep, sweep_figure
-from coupling.tariff_job import TariffOptions, run_tariff
+from coupling.jobs.tariff import TariffOptions, run_tariff
+from coupling.problems.loop import LoopOptions
+from coupling.studies.sweep import SweepError, parse_param, run_point, run_sweep, with_param
+from coupling.studies.sweep_report import read_sweep, sweep_figure
 
 
 def test_parse_param():
@@ -137,7 +137,7 @@ def strategy_sweep(tmp_path_factory):
 
 def test_strategy_sweep_points_are_hosting_rows(strategy_sweep):
     """A strategy sweep's point table is hosting.csv's: the same judged runs."""
-    from coupling.hosting import POINT_COLUMNS, hosting_study
+    from coupling.studies.hosting import POINT_COLUMNS, hosting_study
 
     csv = pd.read_csv(strategy_sweep / "sweep.csv")
     assert list(csv.columns) == ["ev_share", *POINT_COLUMNS]

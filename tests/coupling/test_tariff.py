@@ -6,10 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from coupling.dso import MarketParams, build_dso
-from coupling.robust_grid import grid_margins
-from coupling.tariff_job import TariffOptions, run_tariff
-from coupling.traffic_job import case_paths
+from coupling.jobs.tariff import TariffOptions, run_tariff
+from coupling.problems.case_dta import case_paths
+from coupling.problems.dso import MarketParams, build_dso
+from coupling.problems.robust_grid import grid_margins
 from power.dlmp import dlmp_arrays
 from power.sensitivity import sensitivities
 from power.solve import solve

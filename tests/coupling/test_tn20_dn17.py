@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cases.builtin import load_case
-from coupling.tariff_job import TariffOptions, run_tariff
+from coupling.jobs.tariff import TariffOptions, run_tariff
 
 
 @pytest.fixture(scope="module")

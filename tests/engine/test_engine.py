@@ -18,11 +18,11 @@ import scipy.sparse as sp
 from cases.builtin import load_case
 from engine.assemble import assemble
 from engine.highs import solve_highs
-from engine.lindistflow import declare_lindistflow
 from engine.problem import Problem, ProblemError, index
 from engine.pyomo_view import position, to_pyomo
 from engine.router import duals, reduced_costs, table, values
 from power.lindistflow import GridOptions, add_lindistflow
+from power.lindistflow_engine import declare_lindistflow
 from power.solve import solve
 
 

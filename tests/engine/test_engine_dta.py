@@ -8,15 +8,15 @@ import pyomo.environ as pyo
 import pytest
 
 from cases.builtin import load_case
-from coupling.traffic_job import add_case_dta, case_dta, case_paths
+from coupling.problems.case_dta import add_case_dta, case_dta, case_paths
 from engine.assemble import assemble
-from engine.dta import declare_dta, traffic_cost
 from engine.highs import solve_highs
 from engine.problem import Problem
 from engine.pyomo_view import to_pyomo
 from engine.router import duals, values
 from power.solve import solve
 from traffic.dta import traffic_cost_expr
+from traffic.dta_engine import declare_dta, traffic_cost
 from traffic.results import dta_results, tables_from_values
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cases.builtin import load_case
-from coupling.strategy_job import (
+from coupling.jobs.strategy import (
     SMART_K,
     STRATEGIES,
     UNSERVED_COST,
@@ -15,12 +15,12 @@ from coupling.strategy_job import (
 )
 from engine.assemble import assemble
 from engine.clarabel_qp import solve_clarabel
-from engine.fleet import connect_fleet, declare_fleet, smart_cost
 from engine.highs import solve_highs
-from engine.lindistflow import declare_lindistflow
 from engine.problem import Problem
 from engine.router import values
 from power.fleet import fleet_results
+from power.fleet_engine import connect_fleet, declare_fleet, smart_cost
+from power.lindistflow_engine import declare_lindistflow
 from power.solve import solve
 
 

@@ -13,7 +13,7 @@ import pytest
 from cases.builtin import load_case
 from cases.case import Case
 from cases.ieee33 import feeder_from_nominal
-from coupling.grid_jobs import build_opf, linear_powerflow
+from coupling.problems.grid import build_opf, linear_powerflow
 from power.ac_check import ac_check
 from power.dlmp import dlmp_arrays
 from power.pandapower_io import from_pandapower

@@ -12,10 +12,11 @@ import pytest
 from benchmarks.bench_ac_correction import ac_figures, target_runs
 from cases.builtin import BUILTIN, load_case
 from cases.case import Case, TimeGrid
-from coupling.ac_correction import solve_ac_feasible
-from coupling.grid_jobs import ac_out_of_sample, build_opf, run_opf
-from coupling.loop import LimitPrices, LoopOptions, run_loop
-from coupling.strategy_job import run_strategy
+from coupling.jobs.grid import run_opf
+from coupling.jobs.strategy import run_strategy
+from coupling.problems.ac_correction import solve_ac_feasible
+from coupling.problems.grid import ac_out_of_sample, build_opf
+from coupling.problems.loop import LimitPrices, LoopOptions, run_loop
 from power.ac_check import ac_check
 from power.correction import line_ends, linearised_losses
 from power.dlmp import dlmp_arrays

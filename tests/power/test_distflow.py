@@ -12,7 +12,8 @@ import pytest
 
 from cases.builtin import load_case
 from cases.case import Case, TimeGrid
-from coupling.grid_jobs import build_opf_distflow, run_opf, solve_distflow
+from coupling.jobs.grid import run_opf
+from coupling.problems.grid import build_opf_distflow, solve_distflow
 from power.ac_check import ac_check
 from power.distflow import distflow_state, relaxation_gap
 from power.dlmp import distflow_dlmp_arrays
@@ -180,7 +181,7 @@ def test_distflow_state_losses_are_pandapower_losses():
 
 @pytest.mark.slow
 def test_grid_strategy_on_distflow_is_tight_and_ac_exact():
-    from coupling.strategy_job import run_strategy
+    from coupling.jobs.strategy import run_strategy
 
     run = run_strategy(load_case("cigre-mv-ev"), "grid", ev_share=0.3, grid_model="distflow")
     s = run.summary
@@ -221,7 +222,7 @@ def test_cli_opf_grid_model_distflow(tmp_path):
 
 def test_fleet_market_refuses_distflow():
     from cases.case import CaseError
-    from coupling.tariff_job import TariffOptions, run_tariff
+    from coupling.jobs.tariff import TariffOptions, run_tariff
 
     with pytest.raises(CaseError, match="grid-model distflow"):
         run_tariff(load_case("hu2014-lv"), TariffOptions(grid_model="distflow"))

@@ -9,7 +9,7 @@ import pyomo.environ as pyo
 import pytest
 
 from cases.case import Case, TimeGrid
-from coupling.grid_jobs import build_opf, linear_powerflow
+from coupling.problems.grid import build_opf, linear_powerflow
 from power.dlmp import dlmp_arrays
 from power.lindistflow import GridOptions
 from power.results import grid_state

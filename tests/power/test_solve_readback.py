@@ -17,8 +17,8 @@ import pyomo.environ as pyo
 import pytest
 
 from cases.builtin import load_case
-from coupling.grid_jobs import build_opf
-from coupling.strategy_job import STRATEGIES, build_strategy_model, fleet_share
+from coupling.jobs.strategy import STRATEGIES, build_strategy_model, fleet_share
+from coupling.problems.grid import build_opf
 from power.dlmp import dlmp_arrays, dual_matrix
 from power.lindistflow import GridOptions
 from power.sensitivity import sensitivities

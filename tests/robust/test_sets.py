@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 from cases.case import Case, TimeGrid
-from coupling.grid_jobs import build_opf, run_opf
-from coupling.robust_grid import grid_margins, uncertain_sources
+from coupling.jobs.grid import run_opf
+from coupling.problems.grid import build_opf
+from coupling.problems.robust_grid import grid_margins, uncertain_sources
 from power.sensitivity import sensitivities
 from power.solve import solve
 from robust.sets import RobustSetError, worst_case

@@ -19,7 +19,8 @@ import pytest
 
 from cases.builtin import load_case
 from cases.case import TrafficData
-from coupling.traffic_job import add_case_dta, case_paths, run_traffic
+from coupling.jobs.traffic import run_traffic
+from coupling.problems.case_dta import add_case_dta, case_paths
 from power.solve import solve
 from tests.traffic.reference_results import reference_dta_results, reference_variable_values
 from traffic.dta import traffic_cost_expr

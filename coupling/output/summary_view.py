@@ -2,10 +2,10 @@
 per limit class, linear and AC.
 
 ``KEYS`` is the glossary of every ``summary.json`` key: its section, unit and meaning.
-``docs/glossary.md`` is generated from it (``python -m coupling.summary_view``) and a test keeps
-the two equal. The console (:func:`console_lines`) and the top of ``report.html``
-(:func:`summary_html`) show the same grouping. Keys a run writes that are not in ``KEYS`` are
-shown under "Other", never dropped.
+``docs/glossary.md`` is generated from it (``python -m coupling.output.summary_view``) and a
+test keeps the two equal. The console (:func:`console_lines`) and the top of
+``report.html`` (:func:`summary_html`) show the same grouping. Keys a run writes that are not
+in ``KEYS`` are shown under "Other", never dropped.
 """
 
 from __future__ import annotations
@@ -337,7 +337,8 @@ def glossary_markdown() -> str:
     out = [
         "# Glossary of `summary.json` keys",
         "",
-        "Generated from `coupling/summary_view.py` (`python -m coupling.summary_view`); a test",
+        "Generated from `coupling/output/summary_view.py`"
+        " (`python -m coupling.output.summary_view`); a test",
         "keeps this page equal to the code. Units: currency is the case's currency; fraction is",
         "a share of a limit (line loading 1 = at the limit); pu is per unit of the base voltage.",
         f"Pass/fail lines use the AC check's tolerances: loading {TOL_LOADING:g}, voltage "
@@ -356,6 +357,6 @@ def glossary_markdown() -> str:
 if __name__ == "__main__":  # regenerate docs/glossary.md
     from pathlib import Path
 
-    page = Path(__file__).resolve().parent.parent / "docs" / "glossary.md"
+    page = Path(__file__).resolve().parents[2] / "docs" / "glossary.md"
     page.write_text(glossary_markdown())
     print(f"wrote {page}")

@@ -1,5 +1,5 @@
 """Stationary EV fleets in the matrix engine (``declare_fleet``) and the charging strategies
-of :mod:`coupling.strategy_job` that need no reactive power.
+of :mod:`coupling.jobs.strategy` that need no reactive power.
 
 The same model as :func:`power.fleet.add_fleet` (see that module for the maths), over the
 plugged (ev, step) pairs ``k`` of :func:`power.fleet.fleet_index`: columns ``p_ch[k]`` (kW),

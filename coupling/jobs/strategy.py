@@ -28,16 +28,11 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from cases.case import Case, CaseError
-from coupling.ac_correction import solve_ac_feasible
-from coupling.grid_jobs import (
-    grid_summary,
-    grid_tables,
-    schedule_state,
-    solve_distflow,
-    solve_grid_model,
-)
-from coupling.lifting import lifted
-from coupling.runfolder import Run
+from coupling.jobs.grid import grid_summary, grid_tables
+from coupling.output.runfolder import Run
+from coupling.problems.ac_correction import solve_ac_feasible
+from coupling.problems.grid import schedule_state, solve_distflow, solve_grid_model
+from coupling.problems.lifting import lifted
 from power.ac_check import ac_check
 from power.dlmp import dlmp_table
 from power.fleet import (
@@ -161,7 +156,7 @@ def run_strategy(
     """Run one strategy on the case's fleet; AC-check the schedule; tables and summary.
 
     Strategies with grid limits are corrected until the schedule keeps them in the AC power
-    flow (``ac_correction``, :mod:`coupling.ac_correction`); the others only report. With
+    flow (``ac_correction``, :mod:`coupling.problems.ac_correction`); the others only report. With
     ``grid_model="distflow"`` the strategies with grid limits schedule on DistFlow with
     losses (SOC relaxation, no correction; its gap is reported)."""
     if case.fleet is None:

@@ -3,7 +3,8 @@
 Each point is one independent ``evtp tariff`` run with one parameter changed: ``gamma`` (the
 robust budget) or any scalar of the case's ``[parameters]`` (e.g. ``beta``, ``eps``); or, with
 a strategy (``evtp sweep CASE --strategy grid --param ev_share=0.1:1:0.1``), one ``evtp
-strategy`` run per EV share, judged in AC like ``evtp hosting`` (:mod:`coupling.hosting`; its
+strategy`` run per EV share, judged in AC like ``evtp hosting``
+(:mod:`coupling.studies.hosting`; its
 row has the columns of ``hosting.csv``). Points
 run on a Dask ``LocalCluster`` of ``workers`` single-threaded processes, or on a running
 scheduler when its address is given (start one with ``dask scheduler`` and workers with
@@ -12,8 +13,8 @@ the case folder at the same path; the sweep folder is written by this process on
 Results do not depend on where a point runs.
 
 A point is several Dask tasks in three stages: the optimisation (DSO problem, tariffs,
-aggregator loop; :func:`coupling.tariff_job.solve_tariff`), the reporting (AC check,
-out-of-sample evaluation, tables, summary; :func:`coupling.tariff_job.finish_tariff`) and one
+aggregator loop; :func:`coupling.jobs.tariff.solve_tariff`), the reporting (AC check,
+out-of-sample evaluation, tables, summary; :func:`coupling.jobs.tariff.finish_tariff`) and one
 task per figure. Each stage receives the previous stage's arrays, so the reporting and the
 figures of one point run beside the optimisation of another and a few points load the workers
 evenly (5 indivisible points on 2 workers could not run faster than 5 / 3 = 1.67x of one).
@@ -25,7 +26,7 @@ headline figures of every point (results only: identical sweeps give identical f
 ``sweep.json`` with the job (``tariff``, or ``strategy`` and its name) and the timings
 (``wall_s``, the whole sweep; ``points``, each point's ``build_s`` and ``solve_s``); it is
 written atomically like every run folder. ``evtp report SWEEP_DIR`` draws it
-(:mod:`coupling.sweep_report`).
+(:mod:`coupling.studies.sweep_report`).
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ from cases.atomic import atomic_folder
 from cases.builtin import load_case
 from cases.case import Case, CaseError
 from cases.parameters import ParameterError, lookup
-from coupling.clean import clean_table
-from coupling.runfolder import Run, write_run
+from coupling.output.clean import clean_table
+from coupling.output.runfolder import Run, write_run
 
 
 class SweepError(RuntimeError):
@@ -152,7 +153,7 @@ def point_label(name: str, value: float) -> str:
 
 def _point(case_spec: str, name: str, value: float, samples: int, ac_correction: bool = True):
     """The case and tariff options of a tariff point."""
-    from coupling.tariff_job import TariffOptions, loop_options
+    from coupling.jobs.tariff import TariffOptions, loop_options
 
     case = with_param(load_case(case_spec), name, value)
     # the loop options of `evtp tariff CASE`; one core per Dask worker
@@ -170,8 +171,8 @@ def _command(name: str, value: float, strategy: str | None = None) -> str:
 
 def check_strategy_sweep(case: Case, strategy: str, name: str, values: list[float]) -> None:
     """A strategy sweep sweeps ``ev_share`` in (0, 1] of a case with a stationary fleet."""
-    from coupling.hosting import check_shares
-    from coupling.strategy_job import STRATEGIES
+    from coupling.jobs.strategy import STRATEGIES
+    from coupling.studies.hosting import check_shares
 
     if strategy not in STRATEGIES:
         raise CaseError(f"--strategy {strategy}: unknown ({', '.join(STRATEGIES)})")
@@ -198,18 +199,18 @@ def solve_point(
     ac_correction: bool = True,
     strategy: str | None = None,
 ) -> Any:
-    """Stage 1 of a point: the optimisation (a :class:`~coupling.tariff_job.TariffSolution`);
+    """Stage 1 of a point: the optimisation (a :class:`~coupling.jobs.tariff.TariffSolution`);
     a fleet-market case (seed 000) and a strategy point (``strategy``: EV share ``value``,
-    judged in AC by :func:`coupling.hosting.judged_run`) run whole here and return a
+    judged in AC by :func:`coupling.studies.hosting.judged_run`) run whole here and return a
     :class:`Run`."""
     if strategy is not None:
-        from coupling.hosting import judged_run
+        from coupling.studies.hosting import judged_run
 
         cmd = _command(name, value, strategy)
         return judged_run(
             load_case(case_spec), strategy, value, ac_correction=ac_correction, command=cmd
         )
-    from coupling.tariff_job import is_fleet_market, run_tariff, solve_tariff
+    from coupling.jobs.tariff import is_fleet_market, run_tariff, solve_tariff
 
     case, opts = _point(case_spec, name, value, samples, ac_correction)
     if is_fleet_market(case):
@@ -226,7 +227,7 @@ def finish_point(
     ac_correction: bool = True,
 ) -> Run:
     """Stage 2 of a point: AC check, out-of-sample evaluation, tables and summary."""
-    from coupling.tariff_job import finish_tariff
+    from coupling.jobs.tariff import finish_tariff
 
     if isinstance(solved, Run):
         return solved
@@ -235,29 +236,29 @@ def finish_point(
 
 
 def _figure_names(run: Run) -> list[str]:
-    from coupling.figures import figures_for
+    from coupling.output.figures import figures_for
 
     return list(figures_for(run.tables))
 
 
 def render_figure(name: str, table: pd.DataFrame) -> bytes:
     """Stage 3 of a point, one task per figure: PNG bytes."""
-    from coupling.figures import render_png
+    from coupling.output.figures import render_png
 
     return render_png(name, table)
 
 
 def _table_of(fig: str) -> str:
-    from coupling.figures import TABLE_FIGURES
+    from coupling.output.figures import TABLE_FIGURES
 
     return TABLE_FIGURES[fig][0]
 
 
 def write_point(run: Run, pngs: dict[str, bytes], folder: Path, name: str, value: float) -> dict:
     """Write a point's run folder (tables, figures, summary); return its sweep row (the
-    columns ``SWEEP_COLUMNS`` of a tariff point, ``coupling.hosting.POINT_COLUMNS`` of a
+    columns ``SWEEP_COLUMNS`` of a tariff point, ``coupling.studies.hosting.POINT_COLUMNS`` of a
     strategy point)."""
-    from coupling.hosting import POINT_COLUMNS
+    from coupling.studies.hosting import POINT_COLUMNS
 
     run.figures = {k: (lambda path, b=b: Path(path).write_bytes(b)) for k, b in pngs.items()}
     write_run(run, Path(folder) / point_label(name, value))
@@ -286,8 +287,8 @@ def run_point(
 
 def _warm_up(case_spec: str) -> None:
     """Import the model stack and build the case once in a worker process."""
-    import coupling.figures  # noqa: F401
-    import coupling.tariff_job  # noqa: F401
+    import coupling.jobs.tariff  # noqa: F401
+    import coupling.output.figures  # noqa: F401
 
     load_case(case_spec)
 

@@ -12,9 +12,12 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from cases.case import Case, CaseError
-from coupling.ac_correction import LoopAC, solve_ac_feasible
-from coupling.diagnose import unserved_by_od, worst_excess
-from coupling.dso import (
+from coupling.jobs.grid import grid_summary, grid_tables
+from coupling.output.runfolder import Run
+from coupling.problems.ac_correction import LoopAC, solve_ac_feasible
+from coupling.problems.case_dta import case_paths
+from coupling.problems.diagnose import unserved_by_od, worst_excess
+from coupling.problems.dso import (
     MarketParams,
     aggregators,
     build_dso,
@@ -23,17 +26,15 @@ from coupling.dso import (
     station_ids,
     station_loads,
 )
-from coupling.grid_jobs import grid_summary, grid_tables, out_of_sample, schedule_state
-from coupling.loop import (
+from coupling.problems.grid import out_of_sample, schedule_state
+from coupling.problems.loop import (
     LimitPrices,
     LoopOptions,
     loop_progress,
     run_loop,
     solve_independently,
 )
-from coupling.robust_grid import grid_margins
-from coupling.runfolder import Run
-from coupling.traffic_job import case_paths
+from coupling.problems.robust_grid import grid_margins
 from power.ac_check import ac_check
 from power.correction import ACTightening
 from power.dlmp import distflow_dlmp_arrays, dlmp_arrays, dual_matrix
@@ -265,7 +266,7 @@ def _distflow_dso(dso: pyo.ConcreteModel, case: Case, margins: Any) -> _DistFlow
     """Replace the DSO's LinDistFlow block by DistFlow with losses (same station loads,
     robust margins and cost) and solve it (SOCP); the loop that follows stays linear (with
     DistFlow's losses linearised at its schedule), against the nominal (robust) limits."""
-    from coupling.grid_jobs import solve_distflow
+    from coupling.problems.grid import solve_distflow
     from power.distflow import add_distflow
 
     f = case.feeder
@@ -421,11 +422,11 @@ def run_tariff(
     (:func:`solve_tariff` then :func:`finish_tariff`).
 
     A case without roads but with a stationary fleet runs seed 000's capacity market
-    (:func:`coupling.fleet_market.run_fleet_market`): the DSO knows no model of the fleet
+    (:func:`coupling.jobs.fleet_market.run_fleet_market`): the DSO knows no model of the fleet
     operators, so the mechanism is ``subgradient`` whatever ``opts.mechanism`` says.
     """
     if is_fleet_market(case):
-        from coupling.fleet_market import run_fleet_market
+        from coupling.jobs.fleet_market import run_fleet_market
 
         if opts.grid_model != "lindistflow":
             raise CaseError(

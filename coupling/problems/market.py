@@ -1,10 +1,11 @@
 """The tariff scheme's DSO and aggregator (EVA) problems in the matrix engine.
 
-The same problems as :func:`coupling.dso.build_dso` and :func:`coupling.dso.build_eva` (see that
-module for the maths): one DTA block per aggregator (:func:`engine.dta.declare_dta`, names
+The same problems as :func:`coupling.problems.dso.build_dso` and
+:func:`coupling.problems.dso.build_eva` (see that
+module for the maths): one DTA block per aggregator (:func:`traffic.dta_engine.declare_dta`, names
 prefixed ``"<aggregator>:"``), the lifted station loads ``charge_kw[station, t]`` (kW) and
 total ``total_kw[t]`` (kW) with the diagonal quadratic costs ``eps dt p^2`` and
-``beta dt P^2``, and, for the DSO, the LinDistFlow block (:func:`engine.lindistflow.
+``beta dt P^2``, and, for the DSO, the LinDistFlow block (:func:`power.lindistflow_engine.
 declare_lindistflow`) with each station's load added to the balance row of its bus.
 
 For an EVA the tariff enters only the linear cost of ``charge_kw``: :func:`set_tariff` changes
@@ -17,12 +18,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from engine.assemble import Assembled
-from engine.dta import declare_dta
-from engine.lindistflow import declare_lindistflow
 from engine.problem import Problem, index
 from power.feeder import Feeder
 from power.limits import Limits
+from power.lindistflow_engine import declare_lindistflow
 from traffic.dta import DtaStructure
+from traffic.dta_engine import declare_dta
 
 
 def _charging(

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from coupling.figures import (
+from coupling.output.figures import (
     LIMIT_STYLE,
     Clock,
     _heat,
@@ -31,7 +31,7 @@ from coupling.figures import (
 )
 
 if TYPE_CHECKING:
-    from coupling.compare import Comparison
+    from coupling.studies.compare import Comparison
 
 GENERATOR = "<meta name='generator' content='evtp compare'>"
 TARIFF_EPS = 1e-6  # currency/kWh: tariff differences below this count as equal

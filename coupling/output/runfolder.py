@@ -8,7 +8,8 @@ Tables hold results only, so identical inputs give byte-identical tables: wall-c
 (``TIMING_COLUMNS``, seconds) are moved from the tables into ``summary.json`` under
 ``timings_s``, e.g. ``timings_s["loop"]["eva_s"]`` lists the aggregator time per iteration.
 
-Float values with ``|x| < ZERO_TOL`` (solver round-off, see :mod:`coupling.clean`) are written
+Float values with ``|x| < ZERO_TOL`` (solver round-off, see
+:mod:`coupling.output.clean`) are written
 as 0 in every table and the tolerance is stated in ``summary.json`` under ``zero_tol``.
 """
 
@@ -24,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from cases.atomic import atomic_folder
-from coupling.clean import ZERO_TOL, clean_table
+from coupling.output.clean import ZERO_TOL, clean_table
 
 # wall-clock columns (s) of tables (the loop's per-iteration times, the AC correction's per
 # re-solve times): kept out of the CSVs

@@ -1,7 +1,7 @@
 """Hosting capacity of charging strategies (``evtp hosting``), seed 001's Tables 3 and 4.
 
 For each strategy and each EV share of a grid of shares, the strategy runs on a seeded subset
-of the case's fleet (:func:`coupling.strategy_job.run_strategy`: grid-limited strategies are
+of the case's fleet (:func:`coupling.jobs.strategy.run_strategy`: grid-limited strategies are
 AC-corrected, the others only AC-checked) and its schedule is judged in pandapower's AC power
 flow: a share **passes** when no line loading exceeds ``1 + TOL_LOADING`` and no bus voltage
 leaves its band ``[v_min, v_max]`` by more than ``TOL_V_PU`` at any step (the slack bus, whose
@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from cases.case import Case, CaseError
-from coupling.runfolder import Run
+from coupling.output.runfolder import Run
 from power.correction import TOL_LOADING, TOL_V_PU
 from power.feeder import Feeder
 
@@ -86,9 +86,9 @@ def judged_run(
     ac_correction: bool = True,
     command: str = "hosting",
 ) -> Run:
-    """:func:`coupling.strategy_job.run_strategy` at EV share ``share``, its summary extended
+    """:func:`coupling.jobs.strategy.run_strategy` at EV share ``share``, its summary extended
     by the AC judgement (:func:`ac_violations`: line_violations, voltage_violations, passed)."""
-    from coupling.strategy_job import run_strategy
+    from coupling.jobs.strategy import run_strategy
 
     run = run_strategy(
         case, strategy, ev_share=share, seed=seed, ac_correction=ac_correction, command=command
@@ -141,7 +141,7 @@ def hosting_study(
     progress: Callable[[str], None] | None = None,
 ) -> HostingStudy:
     """Run every strategy at every share (serially) and judge each schedule in AC."""
-    from coupling.strategy_job import STRATEGIES
+    from coupling.jobs.strategy import STRATEGIES
 
     if case.fleet is None:
         raise CaseError(f"case {case.name!r} has no stationary fleet (fleet/evs.csv)")
@@ -218,7 +218,7 @@ def hosting_figure(study: HostingStudy, feeder: Feeder) -> Any:
 def write_hosting(study: HostingStudy, feeder: Feeder, out: str | Path) -> Path:
     """Write the study folder ``out`` atomically (hosting.csv, hosting.json, hosting.png)."""
     from cases.atomic import atomic_folder
-    from coupling.clean import clean_table
+    from coupling.output.clean import clean_table
 
     out = Path(out)
     with atomic_folder(out, kind="hosting") as tmp:

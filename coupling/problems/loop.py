@@ -11,7 +11,7 @@ D, R without AC correction, their loss-aware forms with it).
 Loop: tariffs -> every EVA solves its own problem (in parallel threads) -> the sum of their
 station loads is evaluated on the (robust) grid with the linear evaluator of
 :mod:`power.limits` (and, once it passes, with the AC power flow, which may correct the
-linear model and its limits, :mod:`coupling.ac_correction`) -> if a limit is
+linear model and its limits, :mod:`coupling.problems.ac_correction`) -> if a limit is
 exceeded by more than the tolerance, projected subgradient step on every limit price,
 ``mu <- [mu + alpha_k * (quantity - limit)]^+`` with ``alpha_k = alpha`` (constant, seed 000)
 or ``alpha / sqrt(k)`` (diminishing) -> repeat. Stop when no limit is exceeded.

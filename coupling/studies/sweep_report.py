@@ -10,14 +10,14 @@ one figure and one table in ``SWEEP_DIR/report.html``:
 * **violations against the parameter** — tariff sweeps: the out-of-sample violation rates
   (share of draws with a line limit exceeded; node-wise and box sets); strategy sweeps: the
   AC limit violations (line-steps over 1 + 1e-3 loading, bus-steps outside the band by
-  1e-3 pu, as :mod:`coupling.hosting`);
+  1e-3 pu, as :mod:`coupling.studies.hosting`);
 * **the robustness-price curve** (tariff sweeps with out-of-sample draws) — objective against
   the violation rate of draws anywhere in the full forecast-error box
   (``oos_box_violation_rate``, the exposure a budget below 1 leaves; the in-set rate
   ``oos_violation_rate`` is 0 for every hardened schedule), each point labelled with its
   parameter value.
 
-The page follows the report's output policy (:mod:`coupling.report`): an existing
+The page follows the report's output policy (:mod:`coupling.output.report`): an existing
 ``report.html`` is replaced only with ``force`` and only when evtp wrote it.
 """
 
@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from coupling.runread import RunFolderError
+from coupling.output.runread import RunFolderError
 
 COSTS = {
     "tariff": ("objective", "charging_cost", "travel_cost"),
@@ -156,8 +156,8 @@ def write_sweep_report(folder: str | Path, *, force: bool = False) -> Path:
     """Write ``report.html`` (figure and table) into the sweep folder; return its path."""
     from cases.atomic import OutputError, atomic_file, identity
     from cases.output_policy import check_writable
-    from coupling.clean import clean_table
-    from coupling.report import GENERATOR, _check_target
+    from coupling.output.clean import clean_table
+    from coupling.output.report import GENERATOR, _check_target
 
     folder = Path(folder)
     info, table = read_sweep(folder)

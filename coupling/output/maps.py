@@ -539,7 +539,7 @@ def map_div(fig: Figure, with_library: bool = True) -> str:
 
 def map_page(fig: Figure, title: str) -> str:
     """A self-contained HTML page (opens offline) showing ``fig``."""
-    from coupling.report import GENERATOR
+    from coupling.output.report import GENERATOR
 
     name = html.escape(title)
     return (

@@ -11,7 +11,7 @@
   the steps in which any line of either run is loaded to 99.9 % of its limit or more.
 * Grid effect: max line loading, min voltage and congested line-hours in A and B (runs with
   grid results; traffic-only runs compare routing and charging only).
-* Over time (the tables behind ``compare.html``, :mod:`coupling.compare_page`): the tariff
+* Over time (the tables behind ``compare.html``, :mod:`coupling.studies.compare_page`): the tariff
   difference B - A per station (or bus) and step (``tariff_shift``), the charging energy per
   station and step (``energy_shift``, kWh), the departures per OD, path and step
   (``routing_shift``), and the costs and out-of-sample results of both summaries (``costs``).
@@ -28,9 +28,9 @@ import numpy as np
 import pandas as pd
 
 from cases.atomic import atomic_folder
-from coupling.clean import clean_table, zero_small
-from coupling.figures import Clock, clock_of
-from coupling.runread import DAMAGED, RunFolderError, read_run
+from coupling.output.clean import clean_table, zero_small
+from coupling.output.figures import Clock, clock_of
+from coupling.output.runread import DAMAGED, RunFolderError, read_run
 
 CONGESTED = 0.999  # loading at which a line-step counts as congested
 ENERGY_DECIMALS = 4  # kWh decimals of the charging table; below its last digit: no charging
@@ -87,7 +87,7 @@ class Comparison:
 
 
 def _load(run: Path) -> tuple[dict, dict[str, pd.DataFrame]]:
-    """Summary and tables of a run folder, validated (``coupling.runread``)."""
+    """Summary and tables of a run folder, validated (``coupling.output.runread``)."""
     summary, tables = read_run(run, ("case", "steps", "dt_h"))
     for key in ("steps", "dt_h"):
         v = summary[key]
@@ -272,10 +272,10 @@ SHIFT_TABLES = ("tariff_shift", "energy_shift", "routing_shift", "costs")
 
 def write_comparison(cmp: Comparison, out: str | Path) -> Path:
     """CSV tables, scalars as JSON, a bar figure of the charging shift and the page
-    ``compare.html`` (:mod:`coupling.compare_page`), atomically."""
+    ``compare.html`` (:mod:`coupling.studies.compare_page`), atomically."""
     from matplotlib.figure import Figure  # drawn by Agg when saved; no pyplot, no backend
 
-    from coupling.compare_page import comparison_page
+    from coupling.studies.compare_page import comparison_page
 
     with atomic_folder(out, kind="compare") as tmp:
         (tmp / "compare.html").write_text(comparison_page(cmp), encoding="utf-8")

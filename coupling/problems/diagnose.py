@@ -125,7 +125,7 @@ def _largest_bound(feeder: Feeder, sens: Any, uncertainty: Any, hit: tuple) -> s
     """``" (largest bound: bus 'b' load, xi 12.3 kW at t=5)"`` for the element of ``hit``."""
     if uncertainty is None:
         return ""
-    from coupling.robust_grid import uncertain_sources
+    from coupling.problems.robust_grid import uncertain_sources
 
     src = uncertain_sources(feeder, uncertainty)
     if not len(src.bus):
@@ -146,7 +146,7 @@ def _largest_bound(feeder: Feeder, sens: Any, uncertainty: Any, hit: tuple) -> s
 
 
 def worst_excess(feeder: Feeder, ev: Any, tol_kw: float, tol_w: float) -> dict[str, Any] | None:
-    """The largest limit excess of an evaluated schedule (a :class:`coupling.loop.
+    """The largest limit excess of an evaluated schedule (a :class:`coupling.problems.loop.
     GridEvaluation` against the limits the loop enforced, robust margins included), or None
     when every flow is within ``tol_kw`` (kW) and every squared voltage within ``tol_w``.
 

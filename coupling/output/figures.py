@@ -4,7 +4,7 @@ Figures are matplotlib ``Figure`` objects drawn without pyplot, so they render w
 canvas wherever they are saved and importing this module changes no global matplotlib state
 (no backend is chosen for the user's own plots).
 
-Values are cleaned as in the tables (:mod:`coupling.clean`: ``|x| < ZERO_TOL`` drawn as 0); a
+Values are cleaned as in the tables (:mod:`coupling.output.clean`: ``|x| < ZERO_TOL`` drawn as 0); a
 panel whose values are then all zero says "all zero" instead of stretching round-off over a
 colour scale or axis, and heat maps of comparable quantities share one colour scale.
 
@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from coupling.clean import zero_small
+from coupling.output.clean import zero_small
 
 Figure = Callable[[Path], None]
 MAX_LABELS = 40  # most tick labels on a heat-map axis

@@ -31,8 +31,8 @@ import numpy as np
 import pyomo.environ as pyo
 
 from cases.case import Case, CaseError
-from coupling.lifting import lifted
-from coupling.traffic_job import add_case_dta
+from coupling.problems.case_dta import add_case_dta
+from coupling.problems.lifting import lifted
 from power.lindistflow import GridOptions, Margins, add_lindistflow
 from traffic.paths import PathSet
 
@@ -79,7 +79,7 @@ def _charging_terms(
 ):
     """beta dt sum_t (sum_y p_yt)^2 + eps dt sum_yt p_yt^2 as a Pyomo expression, squaring the
     lifted station loads ``blk.charge_kw[y, t]`` and totals ``blk.total_kw[t]`` (kW; see
-    :mod:`coupling.lifting`)."""
+    :mod:`coupling.problems.lifting`)."""
     if not (mp.beta or mp.eps):
         return 0.0
     idx = [(y, t) for y in stations for t in range(steps)]

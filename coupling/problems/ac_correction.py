@@ -208,7 +208,7 @@ def solve_ac_feasible(
 ) -> ACCorrected:
     """Solve ``m`` (LinDistFlow block ``blk``), AC-check and, with ``correct``, correct and
     re-solve until AC-feasible (module docstring)."""
-    from coupling.grid_jobs import solve_grid_model
+    from coupling.problems.grid import solve_grid_model
 
     keep = correct and blk.limits_on and max_resolves > 0
     res = solve_grid_model(m, feeder, keep=keep, **solve_kw)
@@ -324,7 +324,7 @@ def correct_schedule(
 
 @dataclass
 class LoopAC:
-    """The tariff loop's AC acceptance test (:data:`coupling.loop.ACAccept`): AC-check the
+    """The tariff loop's AC acceptance test (:data:`coupling.problems.loop.ACAccept`): AC-check the
     aggregators' summed loads; when a limit (robust margins included) is exceeded beyond the
     tolerances, return the linear model and limits corrected at those loads (at most
     ``max_corrections`` times; then the schedule is accepted as it is).

@@ -1,5 +1,5 @@
 """The tariff scheme's DSO and EVA problems in the engine against the Pyomo models of
-coupling/dso.py (objective, DLMP duals, station loads), and in-place tariff updates."""
+coupling/problems/dso.py (objective, DLMP duals, station loads), and in-place tariff updates."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import pyomo.environ as pyo
 import pytest
 
 from cases.builtin import load_case
-from coupling.dso import (
+from coupling.problems.case_dta import case_dta, case_paths
+from coupling.problems.dso import (
     MarketParams,
     aggregators,
     build_dso,
@@ -17,11 +18,10 @@ from coupling.dso import (
     station_ids,
     station_loads,
 )
-from coupling.robust_grid import grid_margins
-from coupling.traffic_job import case_dta, case_paths
+from coupling.problems.market import declare_dso, declare_eva, set_tariff
+from coupling.problems.robust_grid import grid_margins
 from engine.assemble import assemble
 from engine.clarabel_qp import solve_clarabel
-from engine.market import declare_dso, declare_eva, set_tariff
 from engine.router import duals, values
 from power.limits import effective_limits, fixed_q_flows
 from power.sensitivity import sensitivities

@@ -2,7 +2,7 @@
 
 Fleet operators (FOs, the ``aggregator`` column of ``fleet/evs.csv``) charge stationary EVs.
 Each FO first plans its preferred schedule ``P*`` (energy cost only, plus the small loss proxy
-of :mod:`coupling.strategy_job` that spreads charging over hours of equal price). In the
+of :mod:`coupling.jobs.strategy` that spreads charging over hours of equal price). In the
 market it then minimises its cost of eq. (2) plus the grid tariff,
 
     sum_t dt [ (c_t + R_t) P_t + w_i (P_t - P*_t)^2 / P_nom,i ]
@@ -31,19 +31,20 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from cases.case import Case, CaseError
-from coupling.ac_correction import LoopAC
-from coupling.diagnose import worst_excess
-from coupling.grid_jobs import grid_summary, grid_tables, schedule_state
-from coupling.lifting import lifted
-from coupling.loop import (
+from coupling.jobs.grid import grid_summary, grid_tables
+from coupling.jobs.strategy import LOSS_PROXY, UNSERVED_COST
+from coupling.output.runfolder import Run
+from coupling.problems.ac_correction import LoopAC
+from coupling.problems.diagnose import worst_excess
+from coupling.problems.grid import schedule_state
+from coupling.problems.lifting import lifted
+from coupling.problems.loop import (
     LimitPrices,
     LoopOptions,
     loop_progress,
     run_loop,
     solve_independently,
 )
-from coupling.runfolder import Run
-from coupling.strategy_job import LOSS_PROXY, UNSERVED_COST
 from power.ac_check import ac_check
 from power.fleet import Fleet, FleetOptions, add_fleet, bus_load, fleet_results
 from power.limits import LinearGrid, effective_limits, fixed_q_flows, net_load
@@ -85,7 +86,7 @@ def build_fo(case: Case, fleet: Fleet, weight: float) -> pyo.ConcreteModel:
     total = {t: [] for t in range(steps)}
     for b, t in keys:
         total[t].append(fb.bus_p_kw[b, t])
-    # squares of lifted variables keep the Hessian diagonal (coupling.lifting)
+    # squares of lifted variables keep the Hessian diagonal (coupling.problems.lifting)
     p_bus = lifted(m, "p_bus_kw", {k: fb.bus_p_kw[k] for k in keys}, "FO load per bus (kW)")
     m.P = lifted(m, "P", {t: sum(total[t]) for t in range(steps) if total[t]}, "FO load (kW)")
     energy = sum((float(price[t]) + m.tariff[b, t]) * dt * fb.bus_p_kw[b, t] for b, t in keys)
@@ -108,7 +109,7 @@ def run_fleet_market(
 ) -> Run:
     """Preferred schedules -> subgradient capacity market -> final schedules, AC-checked;
     with ``ac_correction`` the market goes on until the AC power flow accepts the schedule
-    (:class:`coupling.ac_correction.LoopAC`)."""
+    (:class:`coupling.problems.ac_correction.LoopAC`)."""
     if case.fleet is None:
         raise CaseError(f"case {case.name!r} has neither EV demand on roads nor a fleet")
     say = progress or (lambda _: None)

@@ -1,5 +1,5 @@
 """One self-contained HTML report of a run folder (``evtp report``): summary and figures
-embedded as base64 PNGs, and the interactive result map (:mod:`coupling.maps`).
+embedded as base64 PNGs, and the interactive result map (:mod:`coupling.output.maps`).
 
 The map needs the run's case: ``--case`` (a built-in name or a case folder), else the case
 folder on the run's command line (``summary.json``) when it is still there and holds the run's
@@ -9,7 +9,7 @@ map that says how to add one.
 
 The report is ``RUN/report.html``. Like every evtp output it replaces an existing file only
 with ``force`` and only when evtp wrote it (its generator tag, ``GENERATOR``); the run folder
-is validated first (:mod:`coupling.runread`) and must be writable before figures are drawn.
+is validated first (:mod:`coupling.output.runread`) and must be writable before figures are drawn.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from cases.atomic import OutputError, atomic_file, identity
 from cases.output_policy import check_writable
-from coupling.figures import figures_for
-from coupling.runread import read_run
-from coupling.summary_view import summary_html
+from coupling.output.figures import figures_for
+from coupling.output.runread import read_run
+from coupling.output.summary_view import summary_html
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -71,7 +71,7 @@ def _map_case(
     """The case to draw the run's map on, or None and a sentence saying why there is none.
     A ``case`` given by the user that is no case, or not the run's, is an error (CaseError)."""
     from cases.builtin import load_case
-    from coupling.maps import MapCaseError, check_case_fits, run_case_spec
+    from coupling.output.maps import MapCaseError, check_case_fits, run_case_spec
 
     spec = str(case) if case is not None else run_case_spec(summary)
     if spec is None:
@@ -96,7 +96,7 @@ def write_report(
     """Write ``report.html`` into ``run_dir`` (atomically) and return its path; with the
     interactive map (also written to ``figures/map.html``) when the run's case is found.
     ``case_dir`` is a built-in case name or a case folder (None: found from the run)."""
-    from coupling.maps import map_div, map_figure, map_page
+    from coupling.output.maps import map_div, map_figure, map_page
 
     run_dir = Path(run_dir)
     summary, tables = read_run(run_dir)
