@@ -50,10 +50,10 @@ import scipy.sparse as sp
 from pyomo.core.expr.numeric_expr import LinearExpression
 from pyomo.repn import generate_standard_repn
 
+from common.gc import paused_gc
 from power.component_values import ComponentValues
 from power.feeder import Feeder
 from power.limits import Tightening, effective_limits, flow_rating_kw
-from power.lindistflow import paused_gc
 from power.results import GridState
 from power.solve import SolveError, SolveResult, _compile_constraints, _load_primal, _row_duals
 

@@ -36,7 +36,7 @@ import pandas as pd
 import pyomo.environ as pyo
 from pyomo.core.expr.numeric_expr import LinearExpression
 
-from power.lindistflow import paused_gc
+from common.gc import paused_gc
 from power.registry import FILES, required
 
 FILE = FILES["evs"][0]

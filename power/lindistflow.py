@@ -30,16 +30,15 @@ Baran & Wu (1989); seed 003 (robust dynamic tariff), eq. of the linearised power
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import numpy as np
 import pyomo.environ as pyo
-from pyomo.common.gc_manager import PauseGC
 from pyomo.core.expr.numeric_expr import LinearExpression
 
+from common.gc import paused_gc
 from power.feeder import Feeder, FeederTree
 from power.limits import (
     Limits,
@@ -72,19 +71,6 @@ Margins = Tightening
 
 
 Extra = Mapping[tuple[str, int], Any]
-T_ = TypeVar("T_")
-
-
-def paused_gc(fn: Callable[..., T_]) -> Callable[..., T_]:
-    """Run ``fn`` with Python's garbage collector paused: model construction creates ~10^5
-    small expression objects and the collector's passes over them cost about half the time."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> T_:
-        with PauseGC():
-            return fn(*args, **kwargs)
-
-    return wrapper
 
 
 @paused_gc

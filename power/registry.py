@@ -7,6 +7,8 @@ Kinds: ``id`` (text id), ``text``, ``int`` (step index or count), ``float``.
 
 from __future__ import annotations
 
+from common.registry import Attribute, Registry
+
 # table -> (file, optional table?)
 FILES: dict[str, tuple[str, bool]] = {
     "buses": ("grid/buses.csv", False),
@@ -20,7 +22,7 @@ FILES: dict[str, tuple[str, bool]] = {
 }
 
 # (table, column, kind, unit, required, default, description)
-ATTRIBUTES: list[tuple[str, str, str, str, bool, str, str]] = [
+ATTRIBUTES: list[Attribute] = [
     ("buses", "bus", "id", "", True, "", "bus id"),
     ("buses", "v_min_pu", "float", "pu", True, "", "lower voltage limit"),
     ("buses", "v_max_pu", "float", "pu", True, "", "upper voltage limit"),
@@ -66,10 +68,6 @@ ATTRIBUTES: list[tuple[str, str, str, str, bool, str, str]] = [
 ]
 
 
-def required(table: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(required text columns, required numeric columns) of ``table``, in registry order."""
-    rows = [a for a in ATTRIBUTES if a[0] == table and a[4]]
-    return (
-        tuple(a[1] for a in rows if a[2] in ("id", "text")),
-        tuple(a[1] for a in rows if a[2] in ("int", "float")),
-    )
+REGISTRY = Registry(FILES, ATTRIBUTES)
+required = REGISTRY.required
+columns = REGISTRY.columns

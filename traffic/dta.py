@@ -53,7 +53,6 @@ DTA is the linear model of Ziliaskopoulos (2000) / Carey's path-based form.
 
 from __future__ import annotations
 
-import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -62,9 +61,9 @@ import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 import scipy.sparse as sp
-from pyomo.common.gc_manager import PauseGC
 from pyomo.core.expr.numeric_expr import LinearExpression
 
+from common.gc import paused_gc
 from traffic.network import (
     RoadNetwork,
     Stations,
@@ -195,24 +194,12 @@ class _Builder:
             self.row_info[key].append(info.get(key))
 
 
-def _paused_gc(fn: Any) -> Any:
-    """Run ``fn`` with the cyclic garbage collector paused (it otherwise dominates the build
-    time of large blocks)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with PauseGC():
-            return fn(*args, **kwargs)
-
-    return wrapper
-
-
 def _energy_per_vehicle_step(p_kw: float, eta: float, dt_h: float, battery_kwh: float) -> float:
     """Battery equivalents one vehicle gains per step on a charger of ``p_kw`` (grid side)."""
     return (eta * p_kw if p_kw > 0 else p_kw / eta) * dt_h / battery_kwh
 
 
-@_paused_gc
+@paused_gc
 def build_dta(
     network: RoadNetwork,
     stations: Stations | None,
@@ -450,7 +437,7 @@ def build_dta(
     )
 
 
-@_paused_gc
+@paused_gc
 def add_linear_dta(
     blk: pyo.Block,
     network: RoadNetwork,

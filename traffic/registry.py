@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from common.registry import Attribute, Registry
+
 FILES: dict[str, tuple[str, bool]] = {
     "nodes": ("traffic/nodes.csv", False),
     "segments": ("traffic/segments.csv", False),
@@ -11,7 +13,7 @@ FILES: dict[str, tuple[str, bool]] = {
 }
 
 # (table, column, kind, unit, required, default, description)
-ATTRIBUTES: list[tuple[str, str, str, str, bool, str, str]] = [
+ATTRIBUTES: list[Attribute] = [
     ("nodes", "node", "id", "", True, "", "road node id"),
     ("nodes", "x", "float", "", True, "empty allowed", "map coordinate"),
     ("nodes", "y", "float", "", True, "empty allowed", "map coordinate"),
@@ -55,15 +57,6 @@ ATTRIBUTES: list[tuple[str, str, str, str, bool, str, str]] = [
 ]
 
 
-def required(table: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(required text columns, required numeric columns) of ``table``, in registry order."""
-    rows = [a for a in ATTRIBUTES if a[0] == table and a[4]]
-    return (
-        tuple(a[1] for a in rows if a[2] in ("id", "text")),
-        tuple(a[1] for a in rows if a[2] in ("int", "float")),
-    )
-
-
-def columns(table: str) -> tuple[str, ...]:
-    """All registered columns of ``table`` in file order."""
-    return tuple(a[1] for a in ATTRIBUTES if a[0] == table)
+REGISTRY = Registry(FILES, ATTRIBUTES)
+required = REGISTRY.required
+columns = REGISTRY.columns
