@@ -11,7 +11,8 @@ Chosen here (the paper does not give them):
 * Road layout (see ``SEGMENTS``): each OD has a short route through a station on a congestible
   station line (T9->T1 via F2 at T5; T4->T10 via F3 at T6) and longer alternatives via F1
   (T8) and F4 (T13). Unlisted capacities are 2000 veh/step (not binding). Consumption is
-  0.02 SOC per step of free-flow time on a segment; free-flow times in steps as listed.
+  0.025 SOC (``SOC_PER_STEP``) per step of free-flow time on a segment; free-flow times in
+  steps as listed.
 * Departures: each OD's 5000 EVs leave between 05:00 and 10:00 (weights 1, 2, 3, 3, 2, 1),
   so charging demand peaks around 10:00-15:00 as in the paper's tariff table.
 * Stations F1..F4 at road nodes T8, T5, T6, T13: 400 plugs each, one 50 kW virtual charger,

@@ -163,8 +163,9 @@ class FeederTree:
     sign : +1 where the stored from_bus is the upstream end, -1 otherwise; a stored flow
         ``p_kw`` (from_bus -> to_bus) equals ``sign *`` the downstream flow.
     order : bus positions in breadth-first order from the slack.
-    z_base_ohm : per line, the impedance base (ohm) of its lower-voltage end, so that
-        r_pu = r_ohm / z_base_ohm on a 1 kVA base is ``r_ohm / (1000 * base_kv**2)``.
+    r_pu_kw, x_pu_kw : per line, resistance and reactance in pu on a 1 kVA base at the line's
+        lower base voltage, ``r_ohm / (1000 * base_kv**2)`` (1/kW), so that the squared-voltage
+        drop is ``dw = 2 (r_pu_kw P + x_pu_kw Q)`` with P in kW and Q in kvar.
     """
 
     slack: int

@@ -209,11 +209,6 @@ class RoadNetwork:
             g.add_edge(a, b, segment=s, free_flow_steps=int(ff), length_km=float(km))
         return g
 
-    @cached_property
-    def segment_pos(self) -> dict[str, int]:
-        """Segment id -> row position."""
-        return {s: i for i, s in enumerate(self.segments["segment"])}
-
 
 @dataclass(frozen=True)
 class Stations:

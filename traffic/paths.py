@@ -91,11 +91,6 @@ class PathSet:
             }
         )
 
-    def for_ods(self, ods: set[str] | list[str]) -> PathSet:
-        """The paths of the given ODs only."""
-        keep = set(ods)
-        return PathSet(tuple(p for p in self.paths if p.od in keep))
-
 
 def _weighted_graph(network: RoadNetwork) -> nx.DiGraph:
     g = nx.DiGraph()
