@@ -31,7 +31,6 @@ written atomically like every run folder. ``evtp report SWEEP_DIR`` draws it
 
 from __future__ import annotations
 
-import heapq
 import json
 import time
 from collections.abc import Callable
@@ -293,6 +292,11 @@ def _warm_up(case_spec: str) -> None:
     load_case(case_spec)
 
 
+def _render_of(fig: str, run: Run) -> bytes:
+    """Stage 3 on a worker that holds the run: figure ``fig`` as PNG bytes."""
+    return render_figure(fig, run.tables[_table_of(fig)])
+
+
 def _run_stages(
     client: Any,
     spec: str,
@@ -306,62 +310,56 @@ def _run_stages(
 ) -> list[dict[str, Any]]:
     """Run every point's stages on ``client``; write each point folder as it completes.
 
-    A small list scheduler in this process: a task is handed to Dask only when a worker
-    thread is free, and of the ready tasks the one of the earliest stage goes first (it has
-    the most work behind it), then the earliest point. Stage results come back here and the
-    next stage is submitted with them, so workers need no shared file system; this process
-    writes the folders.
+    Each point is a chain of Dask futures: solve, finish, then one task per figure (its names
+    are known once the run is). Dask runs the ready task of highest ``priority`` first: the
+    earliest stage (it has the most work behind it), then the earliest point. Runs pass from
+    stage to stage between workers; this process gathers the finished runs and figures and
+    writes the folders, so workers need no shared file system.
     """
     from dask.distributed import as_completed
 
-    slots = max(1, sum(w["nthreads"] for w in client.scheduler_info()["workers"].values()))
-    ready: list[tuple[int, int, str, tuple]] = []  # (stage, point, figure, args)
+    n = len(values)
+
+    def priority(stage: int, i: int) -> int:
+        return (2 - stage) * n + (n - i)
+
+    finishing: dict[str, int] = {}  # future key of a point's run -> point
+    done = as_completed()
+    for i, v in enumerate(values):
+        args = (spec, name, v, samples)
+        solved = client.submit(
+            solve_point, *args, ac_correction, strategy, priority=priority(0, i), pure=False
+        )
+        fut = client.submit(
+            finish_point, *args, solved, ac_correction, priority=priority(1, i), pure=False
+        )
+        finishing[fut.key] = i
+        done.add(fut)
     runs: dict[int, Run] = {}
     pngs: dict[int, dict[str, bytes]] = {}
-    waiting: dict[int, int] = {}  # figures still to draw, per point
+    drawing: dict[str, tuple[int, str]] = {}  # future key of a figure -> (point, figure)
     rows: list[dict[str, Any]] = []
-    tasks = {0: solve_point, 1: finish_point, 2: render_figure}
-    done = as_completed()
-    inflight: dict[str, tuple[int, int, str]] = {}
-
-    def launch() -> None:
-        while ready and len(inflight) < slots:
-            stage, i, fig, args = heapq.heappop(ready)
-            fut = client.submit(tasks[stage], *args, pure=False)
-            inflight[fut.key] = (stage, i, fig)
-            done.add(fut)
 
     def point_done(i: int) -> None:
         rows.append(write_point(runs.pop(i), pngs.pop(i), folder, name, values[i]))
+        row = rows[-1]
+        judged = "" if "passed" not in row else (", AC pass" if row["passed"] else ", AC FAIL")
         label = point_label(name, values[i])
-        judged = (
-            "" if "passed" not in rows[-1] else (", AC pass" if rows[-1]["passed"] else ", AC FAIL")
-        )
-        say(f"[{len(rows)}/{len(values)}] {label}: objective {rows[-1]['objective']:.2f}{judged}")
+        say(f"[{len(rows)}/{n}] {label}: objective {row['objective']:.2f}{judged}")
 
-    for i, v in enumerate(values):
-        heapq.heappush(ready, (0, i, "", (spec, name, v, samples, ac_correction, strategy)))
-    launch()
     for fut in done:
-        stage, i, fig = inflight.pop(fut.key)
-        result = fut.result()
-        if stage == 0 and not isinstance(result, Run):
-            args = (spec, name, values[i], samples, result, ac_correction)
-            heapq.heappush(ready, (1, i, "", args))
-        elif stage in (0, 1):  # a report (a fleet-market point is reported by stage 0)
-            runs[i], pngs[i] = result, {}
-            figs = _figure_names(result)
-            waiting[i] = len(figs)
-            for f in figs:
-                heapq.heappush(ready, (2, i, f, (f, result.tables[_table_of(f)])))
-            if not figs:
-                point_done(i)
+        if fut.key in finishing:
+            i = finishing.pop(fut.key)
+            runs[i], pngs[i] = fut.result(), {}
+            for fig in _figure_names(runs[i]):
+                g = client.submit(_render_of, fig, fut, priority=priority(2, i), pure=False)
+                drawing[g.key] = (i, fig)
+                done.add(g)
         else:
-            pngs[i][fig] = result
-            waiting[i] -= 1
-            if waiting[i] == 0:
-                point_done(i)
-        launch()
+            i, fig = drawing.pop(fut.key)
+            pngs[i][fig] = fut.result()
+        if i in runs and not any(j == i for j, _ in drawing.values()):
+            point_done(i)
     return rows
 
 
