@@ -26,6 +26,7 @@ import click
 from cases.builtin import BUILTIN, load_case
 
 if TYPE_CHECKING:
+    from cases.case import Case
     from coupling.output.runfolder import Run
 
 DEFAULT_CASE = "tn20-dn17"  # seed 003
@@ -226,6 +227,26 @@ def _warn_relaxation(s: dict[str, Any]) -> None:
             f"step {at.get('t')}; see relaxation_gap.csv and the AC columns",
             err=True,
         )
+
+
+def _run_job(
+    case: str,
+    out: str | None,
+    force: bool,
+    kind: str,
+    headline: Callable[[Case], str],
+    job: Callable[[Case], Run],
+) -> tuple[Run, Path]:
+    """What every run command does: check ``--out`` before any work, read the case, say what
+    runs (``headline``), run ``job``, warn about a loose relaxation, write the run folder and
+    print its summary. Returns the run and its folder."""
+    target = _out_folder(out, case, kind, force)
+    c = load_case(case)
+    click.echo(headline(c))
+    run = job(c)
+    _warn_relaxation(run.summary)
+    _finish(run, target, c)
+    return run, target
 
 
 def robust_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -579,12 +600,16 @@ def powerflow(case: str, out: str | None, force: bool) -> None:
     Example:
       evtp powerflow ieee33 --out runs/ieee33-pf
     """
-    target = _out_folder(out, case, "powerflow", force)
     from coupling.jobs.grid import run_powerflow
 
-    c = load_case(case)
-    click.echo(f"power flow of {c.name}: {c.feeder.steps} steps")
-    _finish(run_powerflow(c, command=_command_line()), target, c)
+    _run_job(
+        case,
+        out,
+        force,
+        "powerflow",
+        lambda c: f"power flow of {c.name}: {c.feeder.steps} steps",
+        lambda c: run_powerflow(c, command=_command_line()),
+    )
 
 
 @main.command()
@@ -629,25 +654,27 @@ def opf(
     Example:
       evtp opf ieee33 --gamma 1 --samples 200 --out runs/ieee33-opf
     """
-    target = _out_folder(out, case, "opf", force)
     from coupling.jobs.grid import run_opf
     from power.lindistflow import GridOptions
 
-    c = load_case(case)
-    click.echo(f"OPF of {c.name}: {c.feeder.steps} steps")
-    run = run_opf(
-        c,
-        GridOptions(thermal=thermal),
-        gamma=gamma,
-        uncertainty_set=uncertainty_set,
-        samples=samples,
-        seed=seed,
-        ac_correction=not no_ac_correction,
-        grid_model=grid_model,
-        command=_command_line(),
+    _run_job(
+        case,
+        out,
+        force,
+        "opf",
+        lambda c: f"OPF of {c.name}: {c.feeder.steps} steps",
+        lambda c: run_opf(
+            c,
+            GridOptions(thermal=thermal),
+            gamma=gamma,
+            uncertainty_set=uncertainty_set,
+            samples=samples,
+            seed=seed,
+            ac_correction=not no_ac_correction,
+            grid_model=grid_model,
+            command=_command_line(),
+        ),
     )
-    _warn_relaxation(run.summary)
-    _finish(run, target, c)
 
 
 @main.command()
@@ -662,12 +689,16 @@ def traffic(case: str, out: str | None, force: bool) -> None:
     Example:
       evtp traffic tn20-dn17 --out runs/tn20-traffic
     """
-    target = _out_folder(out, case, "traffic", force)
     from coupling.jobs.traffic import run_traffic
 
-    c = load_case(case)
-    click.echo(f"traffic assignment of {c.name}: {c.time.steps} steps")
-    _finish(run_traffic(c, command=_command_line()), target, c)
+    _run_job(
+        case,
+        out,
+        force,
+        "traffic",
+        lambda c: f"traffic assignment of {c.name}: {c.time.steps} steps",
+        lambda c: run_traffic(c, command=_command_line()),
+    )
 
 
 @main.command()
@@ -740,29 +771,30 @@ def tariff(
     Example:
       evtp tariff tn20-dn17 --gamma 1 --samples 200 --out runs/tn20-robust
     """
-    target = _out_folder(out, case, "tariff", force)
     from coupling.jobs.tariff import TariffOptions, is_fleet_market, loop_options, run_tariff
 
-    c = load_case(case)
-    opts = TariffOptions(
-        gamma=gamma,
-        uncertainty_set=uncertainty_set,
-        mechanism=mechanism,
-        samples=samples,
-        seed=seed,
-        loop=loop_options(c, max_iter=max_iter, step_rule=step_rule, step_kw=step_kw),
-        ac_correction=not no_ac_correction,
-        grid_model=grid_model,
-    )
-    g = c.gamma if gamma is None else gamma
-    if is_fleet_market(c):  # the mechanism run_tariff uses, as summary.json will say
-        mech = "subgradient mechanism (fleet capacity market)"
-    else:
-        mech = f"{mechanism} mechanism"
-    click.echo(f"tariff of {c.name}: gamma {g}, {mech}, {c.time.steps} steps")
-    run = run_tariff(c, opts, command=_command_line(), progress=click.echo)
-    _warn_relaxation(run.summary)
-    _finish(run, target, c)
+    def headline(c: Case) -> str:
+        g = c.gamma if gamma is None else gamma
+        if is_fleet_market(c):  # the mechanism run_tariff uses, as summary.json will say
+            mech = "subgradient mechanism (fleet capacity market)"
+        else:
+            mech = f"{mechanism} mechanism"
+        return f"tariff of {c.name}: gamma {g}, {mech}, {c.time.steps} steps"
+
+    def job(c: Case) -> Run:
+        opts = TariffOptions(
+            gamma=gamma,
+            uncertainty_set=uncertainty_set,
+            mechanism=mechanism,
+            samples=samples,
+            seed=seed,
+            loop=loop_options(c, max_iter=max_iter, step_rule=step_rule, step_kw=step_kw),
+            ac_correction=not no_ac_correction,
+            grid_model=grid_model,
+        )
+        return run_tariff(c, opts, command=_command_line(), progress=click.echo)
+
+    run, target = _run_job(case, out, force, "tariff", headline, job)
     _fail_unconverged(run.summary, target)
 
 
@@ -821,22 +853,24 @@ def strategy(
     Example:
       evtp strategy cigre-mv-ev --strategy smart --ev-share 0.5 --out runs/cigre-smart
     """
-    target = _out_folder(out, case, f"strategy-{strategy_name}", force)
     from coupling.jobs.strategy import run_strategy
 
-    c = load_case(case)
-    click.echo(f"strategy {strategy_name} on {c.name}: {c.time.steps} steps")
-    run = run_strategy(
-        c,
-        strategy_name,
-        ev_share=ev_share,
-        seed=seed,
-        ac_correction=not no_ac_correction,
-        grid_model=grid_model,
-        command=_command_line(),
+    _run_job(
+        case,
+        out,
+        force,
+        f"strategy-{strategy_name}",
+        lambda c: f"strategy {strategy_name} on {c.name}: {c.time.steps} steps",
+        lambda c: run_strategy(
+            c,
+            strategy_name,
+            ev_share=ev_share,
+            seed=seed,
+            ac_correction=not no_ac_correction,
+            grid_model=grid_model,
+            command=_command_line(),
+        ),
     )
-    _warn_relaxation(run.summary)
-    _finish(run, target, c)
 
 
 @main.command()
