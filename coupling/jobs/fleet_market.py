@@ -69,8 +69,9 @@ def _sub(fleet: Fleet, fo: str) -> Fleet:
     return Fleet(fleet.evs[fleet.evs["aggregator"] == fo].reset_index(drop=True))
 
 
-def build_fo(case: Case, fleet: Fleet, weight: float) -> pyo.ConcreteModel:
-    """One FO's model with mutable tariff per (bus, t) and preferred power per t."""
+def build_fo(case: Case, fleet: Fleet) -> pyo.ConcreteModel:
+    """One FO's model with mutable tariff per (bus, t), preferred power per t and the weight
+    of deviating from it (0 at build: the first solve plans the preferred schedule)."""
     f = case.feeder
     dt, steps = f.dt_h, f.steps
     m = pyo.ConcreteModel()
@@ -95,7 +96,6 @@ def build_fo(case: Case, fleet: Fleet, weight: float) -> pyo.ConcreteModel:
     m.obj = pyo.Objective(
         expr=energy + loss + m.weight * dev + UNSERVED_COST * fb.unserved_total_kwh
     )
-    m._evtp_weight = weight
     return m
 
 
@@ -118,15 +118,15 @@ def run_fleet_market(
     t0 = time.perf_counter()
     fos = operators(case.fleet)
     subs = {fo: _sub(case.fleet, fo) for fo in fos}
-    models = {fo: build_fo(case, subs[fo], case.parameter(f"weight_{fo}", 0.5)) for fo in fos}
+    models = {fo: build_fo(case, subs[fo]) for fo in fos}
     t1 = time.perf_counter()
     # preferred schedules: weight 0, tariff 0
-    for m in models.values():
+    for fo, m in models.items():
         solve(m, duals=False, reuse=True)
         pref = [pyo.value(m.P[t]) if t in m.P else 0.0 for t in range(steps)]
         for t in range(steps):
             m.preferred[t] = pref[t]
-        m.weight = m._evtp_weight
+        m.weight = case.parameter(f"weight_{fo}", 0.5)
     say(f"preferred schedules of {len(fos)} fleet operators planned")
     q_fixed = fixed_q_flows(f)
     grid, lim = LinearGrid(f), effective_limits(f, q_fixed)

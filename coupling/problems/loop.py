@@ -146,6 +146,7 @@ def run_loop(
     The summed loads are evaluated on the linear model ``grid`` against ``lim``. With
     ``ac_accept``, a schedule that passes is AC-checked too: when the AC power flow finds a
     limit exceeded, the loop goes on with the corrected model and limits it returns.
+    ``prices`` is not changed: the loop's final prices are in the result.
     """
     history: list[dict] = []
     converged = False
@@ -168,12 +169,14 @@ def run_loop(
         change = 0.0
         if violated and k < opts.max_iter:
             a = 1.0 if opts.step_rule == "constant" else 1.0 / np.sqrt(k)
-            prices.mu_up = np.maximum(prices.mu_up + a * opts.step_kw * ev.ex_up, 0.0)
-            prices.mu_down = np.maximum(prices.mu_down + a * opts.step_kw * ev.ex_down, 0.0)
             low = np.where(np.isfinite(ev.ex_low), ev.ex_low, 0.0)
             high = np.where(np.isfinite(ev.ex_high), ev.ex_high, 0.0)
-            prices.nu_low = np.maximum(prices.nu_low + a * opts.step_w * low, 0.0)
-            prices.nu_high = np.maximum(prices.nu_high + a * opts.step_w * high, 0.0)
+            prices = LimitPrices(  # a new object: the caller's prices stay as they were
+                np.maximum(prices.mu_up + a * opts.step_kw * ev.ex_up, 0.0),
+                np.maximum(prices.mu_down + a * opts.step_kw * ev.ex_down, 0.0),
+                np.maximum(prices.nu_low + a * opts.step_w * low, 0.0),
+                np.maximum(prices.nu_high + a * opts.step_w * high, 0.0),
+            )
             new = prices.bus_tariff(grid, price)
             change = float(np.abs(new - tariff).max(initial=0.0))
         row = {
