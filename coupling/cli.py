@@ -28,6 +28,7 @@ from cases.builtin import BUILTIN, load_case
 if TYPE_CHECKING:
     from cases.case import Case
     from coupling.output.runfolder import Run
+    from coupling.output.summary import RunSummary
 
 DEFAULT_CASE = "tn20-dn17"  # seed 003
 
@@ -139,14 +140,14 @@ def _finite(low: float | None = None, high: float | None = None, *, low_open: bo
     return check
 
 
-def _fail_unconverged(s: dict[str, Any], out: Path) -> None:
+def _fail_unconverged(s: RunSummary, out: Path) -> None:
     """Exit 3 when the tariff loop ended unconverged or with a limit exceeded; the run folder
     (summary ``converged`` false, ``limit_excess``) is written first so the user can look."""
-    excess = s.get("limit_excess")
-    if s.get("converged") is False or excess:
-        what = excess["text"] if excess else "the prices still changed"
+    loop = s.loop
+    if loop.converged is False or loop.limit_excess:
+        what = loop.limit_excess["text"] if loop.limit_excess else "the prices still changed"
         click.echo(
-            f"evtp: not converged: after {s.get('iterations')} iteration(s) {what} "
+            f"evtp: not converged: after {loop.iterations} iteration(s) {what} "
             f"(results written to {out}, summary.json has converged false)",
             err=True,
         )
@@ -169,10 +170,11 @@ def _finish(run: Run, out: Path, case: Any = None) -> None:
     click.echo(f"wrote {out}")
 
 
-def _warn_unserved(s: dict[str, Any]) -> None:
+def _warn_unserved(s: RunSummary) -> None:
     """Name the demand that is not served (from the documented slack variables)."""
-    short = s.get("arrival_shortfall") or 0.0
-    total = (s.get("vehicles_arrived") or 0.0) + short
+    ch = s.charging
+    short = ch.arrival_shortfall or 0.0
+    total = (ch.vehicles_arrived or 0.0) + short
     if "vehicles_arrived" in s and total > 0 and short > 0.5 * total:
         click.echo(
             f"warning: most EVs do not arrive ({short:.4g} of {total:.4g}): this case is broken, "
@@ -181,16 +183,16 @@ def _warn_unserved(s: dict[str, Any]) -> None:
             err=True,
         )
     if short > 1e-6:
-        by_od = s.get("unserved_vehicles_by_od") or {}
+        by_od = ch.unserved_vehicles_by_od or {}
         detail = ", ".join(f"{k}: {v:.1f}" for k, v in by_od.items())
         click.echo(
             f"warning: {short:.1f} vehicles do not reach their destination in the horizon"
             + (f" (never departed, per OD: {detail})" if detail else ""),
             err=True,
         )
-    if (s.get("unserved_kwh") or 0.0) > 1e-6:
+    if (ch.unserved_kwh or 0.0) > 1e-6:
         click.echo(
-            f"warning: {s['unserved_kwh']:.1f} kWh of EV departure targets are not met", err=True
+            f"warning: {ch.unserved_kwh:.1f} kWh of EV departure targets are not met", err=True
         )
 
 
@@ -216,14 +218,15 @@ def grid_model_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     )(fn)
 
 
-def _warn_relaxation(s: dict[str, Any]) -> None:
+def _warn_relaxation(s: RunSummary) -> None:
     """Say so when DistFlow's cone relaxation is not tight (its voltages and flows are then
     not an AC power flow)."""
-    if s.get("relaxation_tight") is False:
-        at = s.get("relaxation_gap_at") or {}
+    g = s.grid
+    if g.relaxation_tight is False:
+        at = g.relaxation_gap_at or {}
         click.echo(
-            f"warning: the DistFlow relaxation is not tight: gap {s['relaxation_gap_max']:.3g} "
-            f"(of the line rating squared) > {s['relaxation_tol']:g} at line {at.get('line')} "
+            f"warning: the DistFlow relaxation is not tight: gap {g.relaxation_gap_max:.3g} "
+            f"(of the line rating squared) > {g.relaxation_tol:g} at line {at.get('line')} "
             f"step {at.get('t')}; see relaxation_gap.csv and the AC columns",
             err=True,
         )

@@ -26,6 +26,7 @@ import pandas as pd
 
 from cases.atomic import atomic_folder
 from coupling.output.clean import ZERO_TOL, clean_table
+from coupling.output.summary import RunSummary
 
 # wall-clock columns (s) of tables (the loop's per-iteration times, the AC correction's per
 # re-solve times): kept out of the CSVs
@@ -34,11 +35,16 @@ TIMING_COLUMNS = ("eva_s", "wall_s", "build_s", "solve_s")
 
 @dataclass
 class Run:
-    """The outputs of one command: named long tables, a summary and figure callbacks."""
+    """The outputs of one command: named long tables, a typed summary (a mapping given here is
+    checked key by key, :class:`coupling.output.summary.RunSummary`) and figure callbacks."""
 
-    summary: dict[str, Any]
+    summary: RunSummary
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     figures: dict[str, Any] = field(default_factory=dict)  # name -> callable(path)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.summary, RunSummary):
+            self.summary = RunSummary(self.summary)
 
 
 def _clean(x: Any) -> Any:
@@ -76,7 +82,7 @@ def write_run(run: Run, out: str | Path, *, overwrite: bool = False) -> Path:
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out}: run folder exists (choose another --out)")
     tables, timings = split_timings(run.tables)
-    summary = dict(run.summary)
+    summary = RunSummary(run.summary)
     summary["zero_tol"] = ZERO_TOL
     if timings:
         summary["timings_s"] = {**summary.get("timings_s", {}), **timings}
@@ -89,5 +95,5 @@ def write_run(run: Run, out: str | Path, *, overwrite: bool = False) -> Path:
             (tmp / "figures").mkdir()
             for name, draw in run.figures.items():
                 draw(tmp / "figures" / f"{name}.png")
-        (tmp / "summary.json").write_text(json.dumps(_clean(summary), indent=2) + "\n")
+        (tmp / "summary.json").write_text(json.dumps(_clean(summary.to_json()), indent=2) + "\n")
     return out

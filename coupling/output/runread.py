@@ -13,6 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from coupling.output.summary import RunSummary
+
 # columns every reader of a table relies on, and which of them hold numbers
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "paths": ("od", "path", "nodes", "t", "inflow"),
@@ -36,7 +38,8 @@ DAMAGED = "the run folder is damaged or was edited; run its command again"
 
 
 def read_summary(folder: Path, keys: tuple[str, ...] = ()) -> dict[str, Any]:
-    """``folder/summary.json`` as a dict holding ``keys``, or RunFolderError."""
+    """``folder/summary.json`` as a dict holding ``keys``, its known keys of the types the
+    typed summary declares (:mod:`coupling.output.summary`), or RunFolderError."""
     f = folder / "summary.json"
     if not folder.is_dir():
         raise RunFolderError(f"{folder}: not a folder (give a run folder written by evtp)")
@@ -55,6 +58,10 @@ def read_summary(folder: Path, keys: tuple[str, ...] = ()) -> dict[str, Any]:
         raise RunFolderError(f"{f}: cannot be read ({exc.strerror})") from None
     if not isinstance(summary, dict):
         raise RunFolderError(f"{f}: not a JSON object; {DAMAGED}")
+    try:
+        RunSummary.read(summary)  # every key this version knows has its type
+    except TypeError as exc:
+        raise RunFolderError(f"{f}: {exc}; {DAMAGED}") from None
     missing = [k for k in keys if k not in summary]
     if missing:
         raise RunFolderError(f"{f}: key {missing[0]!r} missing; {DAMAGED}")

@@ -32,23 +32,13 @@ import pandas as pd
 
 from cases.case import Case, CaseError
 from coupling.output.runfolder import Run
+from coupling.output.summary import columns
 from power.correction import TOL_LOADING, TOL_V_PU
 from power.feeder import Feeder
 
 # one row of the point table of a strategy run (hosting.csv, and sweep.csv of strategy sweeps)
-POINT_COLUMNS = (
-    "n_ev",
-    "line_violations",
-    "voltage_violations",
-    "max_line_loading_ac",
-    "min_voltage_ac_pu",
-    "max_voltage_ac_pu",
-    "charged_kwh",
-    "unserved_kwh",
-    "energy_cost",
-    "objective",
-    "passed",
-)
+# summary keys of a judged strategy run in hosting and strategy-sweep tables (hosting= positions)
+POINT_COLUMNS = columns("hosting")
 
 
 def ac_violations(

@@ -47,26 +47,15 @@ from cases.case import Case, CaseError
 from cases.parameters import ParameterError, lookup
 from coupling.output.clean import clean_table
 from coupling.output.runfolder import Run, write_run
+from coupling.output.summary import columns
 
 
 class SweepError(RuntimeError):
     """The Dask cluster of a sweep cannot be used (unreachable scheduler, no workers)."""
 
 
-SWEEP_COLUMNS = (
-    "objective",
-    "travel_cost",
-    "charging_cost",
-    "centralised_objective",
-    "iterations",
-    "converged",
-    "max_line_loading",
-    "min_voltage_pu",
-    "oos_violation_rate",
-    "oos_worst_flow_excess_kw",
-    "oos_box_violation_rate",
-    "oos_box_worst_flow_excess_kw",
-)
+# summary keys of a tariff point in sweep.csv (the sweep= positions of the typed summary)
+SWEEP_COLUMNS = columns("sweep")
 POINT_TIMINGS = ("build_s", "solve_s")  # per point, in sweep.json
 
 
