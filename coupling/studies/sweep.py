@@ -214,13 +214,18 @@ def finish_point(
     solved: Any,
     ac_correction: bool = True,
 ) -> Run:
-    """Stage 2 of a point: AC check, out-of-sample evaluation, tables and summary."""
+    """Stage 2 of a point: AC check, out-of-sample evaluation, tables and summary, with the
+    clock time and limits the figures draw (as ``evtp tariff``/``strategy`` write them)."""
     from coupling.jobs.tariff import finish_tariff
+    from coupling.output.figures import figure_context
 
     if isinstance(solved, Run):
-        return solved
-    case, opts = _point(case_spec, name, value, samples, ac_correction)
-    return finish_tariff(case, opts, solved, command=_command(name, value))
+        run, case = solved, load_case(case_spec)
+    else:
+        case, opts = _point(case_spec, name, value, samples, ac_correction)
+        run = finish_tariff(case, opts, solved, command=_command(name, value))
+    run.summary.update(figure_context(case))
+    return run
 
 
 def _figure_names(run: Run) -> list[str]:
@@ -229,11 +234,11 @@ def _figure_names(run: Run) -> list[str]:
     return list(figures_for(run.tables))
 
 
-def render_figure(name: str, table: pd.DataFrame) -> bytes:
-    """Stage 3 of a point, one task per figure: PNG bytes."""
+def render_figure(name: str, run: Run) -> bytes:
+    """Stage 3 of a point, one task per figure: PNG bytes, in clock time with limit lines."""
     from coupling.output.figures import render_png
 
-    return render_png(name, table)
+    return render_png(name, run.tables[_table_of(name)], run.summary)
 
 
 def _table_of(fig: str) -> str:
@@ -269,7 +274,7 @@ def run_point(
     """One sweep point in this process (every stage); return the sweep row."""
     solved = solve_point(case_spec, name, value, samples, ac_correction, strategy)
     run = finish_point(case_spec, name, value, samples, solved, ac_correction)
-    pngs = {f: render_figure(f, run.tables[_table_of(f)]) for f in _figure_names(run)}
+    pngs = {f: render_figure(f, run) for f in _figure_names(run)}
     return write_point(run, pngs, Path(folder), name, value)
 
 
@@ -279,11 +284,6 @@ def _warm_up(case_spec: str) -> None:
     import coupling.output.figures  # noqa: F401
 
     load_case(case_spec)
-
-
-def _render_of(fig: str, run: Run) -> bytes:
-    """Stage 3 on a worker that holds the run: figure ``fig`` as PNG bytes."""
-    return render_figure(fig, run.tables[_table_of(fig)])
 
 
 def _run_stages(
@@ -341,7 +341,7 @@ def _run_stages(
             i = finishing.pop(fut.key)
             runs[i], pngs[i] = fut.result(), {}
             for fig in _figure_names(runs[i]):
-                g = client.submit(_render_of, fig, fut, priority=priority(2, i), pure=False)
+                g = client.submit(render_figure, fig, fut, priority=priority(2, i), pure=False)
                 drawing[g.key] = (i, fig)
                 done.add(g)
         else:

@@ -236,3 +236,14 @@ def test_sweep_on_a_running_scheduler(tmp_path):
     ref = run_tariff(load_case("tn20-dn17"), TariffOptions(gamma=1.0)).summary
     assert table.objective.iloc[0] == pytest.approx(ref["objective"], rel=1e-12)
     assert (tmp_path / "sw" / "gamma=1" / "figures" / "tariffs.png").is_file()
+
+
+def test_sweep_points_carry_the_clock_and_limits_of_their_figures(strategy_sweep):
+    """Point figures are drawn in clock time with limit lines, like evtp strategy's: the point
+    summary holds the case's start and voltage band (coupling.output.figures.figure_context)."""
+    case = load_case("hu2014-lv")
+    summary = json.loads((strategy_sweep / "ev_share=0.5" / "summary.json").read_text())
+    assert summary["start"] == case.time.start
+    band = case.feeder.buses[case.feeder.buses.bus != case.feeder.slack_bus]
+    assert summary["limits"]["v_min_pu"] == pytest.approx(band.v_min_pu.min())
+    assert (strategy_sweep / "ev_share=0.5" / "figures").is_dir()
