@@ -161,8 +161,7 @@ def _finish(run: Run, out: Path, case: Any = None) -> None:
 
     if case is not None:  # clock time and limits for the figures (and later evtp report)
         run.summary.update(figure_context(case))
-    run.figures = run.figures or figures_for(run.tables, summary=run.summary)
-    write_run(run, out, overwrite=True)
+    write_run(run, out, overwrite=True, figures=figures_for(run.tables, summary=run.summary))
     s = run.summary
     for line in console_lines(s):
         click.echo(line)

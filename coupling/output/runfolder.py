@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,12 +36,12 @@ TIMING_COLUMNS = ("eva_s", "wall_s", "build_s", "solve_s")
 
 @dataclass
 class Run:
-    """The outputs of one command: named long tables, a typed summary (a mapping given here is
-    checked key by key, :class:`coupling.output.summary.RunSummary`) and figure callbacks."""
+    """The outputs of one command: named long tables and a typed summary (a mapping given here
+    is checked key by key, :class:`coupling.output.summary.RunSummary`). Figures are drawn
+    from them when the run is written (:func:`write_run`)."""
 
     summary: RunSummary
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-    figures: dict[str, Any] = field(default_factory=dict)  # name -> callable(path)
 
     def __post_init__(self) -> None:
         if not isinstance(self.summary, RunSummary):
@@ -73,8 +74,15 @@ def split_timings(
     return kept, timings
 
 
-def write_run(run: Run, out: str | Path, *, overwrite: bool = False) -> Path:
-    """Write ``run`` to folder ``out`` atomically; tables as CSV, figures as PNG.
+def write_run(
+    run: Run,
+    out: str | Path,
+    *,
+    overwrite: bool = False,
+    figures: Mapping[str, Callable[[Path], Any]] | None = None,
+) -> Path:
+    """Write ``run`` to folder ``out`` atomically: tables as CSV, the summary as JSON and
+    ``figures`` (name -> draw(path)) as ``figures/<name>.png``.
 
     An existing ``out`` is refused unless ``overwrite``, and even then replaced only when it
     is an evtp run folder (:func:`cases.atomic.atomic_folder`)."""
@@ -91,9 +99,9 @@ def write_run(run: Run, out: str | Path, *, overwrite: bool = False) -> Path:
             clean_table(df).to_csv(
                 tmp / f"{name}.csv", index=False, lineterminator="\n", float_format="%.10g"
             )
-        if run.figures:
+        if figures:
             (tmp / "figures").mkdir()
-            for name, draw in run.figures.items():
+            for name, draw in figures.items():
                 draw(tmp / "figures" / f"{name}.png")
         (tmp / "summary.json").write_text(json.dumps(_clean(summary.to_json()), indent=2) + "\n")
     return out

@@ -253,8 +253,8 @@ def write_point(run: Run, pngs: dict[str, bytes], folder: Path, name: str, value
     strategy point)."""
     from coupling.studies.hosting import POINT_COLUMNS
 
-    run.figures = {k: (lambda path, b=b: Path(path).write_bytes(b)) for k, b in pngs.items()}
-    write_run(run, Path(folder) / point_label(name, value))
+    figures = {k: (lambda path, b=b: Path(path).write_bytes(b)) for k, b in pngs.items()}
+    write_run(run, Path(folder) / point_label(name, value), figures=figures)
     row = {name: value}
     strategy = (run.summary.get("parameters") or {}).get("strategy")
     row.update({k: run.summary.get(k) for k in (POINT_COLUMNS if strategy else SWEEP_COLUMNS)})
