@@ -709,10 +709,12 @@ def traffic(case: str, out: str | None, force: bool) -> None:
 @robust_options
 @click.option(
     "--mechanism",
-    type=click.Choice(["dlmp", "subgradient"]),
-    default="dlmp",
+    type=click.Choice(["auto", "dlmp", "subgradient", "fleet-market"]),
+    default="auto",
     show_default=True,
-    help="dlmp: start from the DSO's DLMPs (seed 003); subgradient: from zero (seed 000).",
+    help="dlmp: start from the DSO's DLMPs (seed 003); subgradient: from zero; fleet-market: "
+    "seed 000's capacity market of a stationary fleet (no roads). auto: fleet-market for a "
+    "case with a fleet and no roads, else dlmp.",
 )
 @click.option(
     "--samples",
@@ -766,21 +768,23 @@ def tariff(
 ) -> None:
     """Robust dynamic tariffs: DSO problem, DLMP tariffs and the DSO-aggregator loop.
 
-    A case with roads (tn20-dn17, TNTP cases) runs seed 003's loop; a case with a stationary
-    fleet and no roads (hu2014-lv) runs seed 000's capacity market, always by subgradient.
+    A case with roads (tn20-dn17, TNTP cases) runs seed 003's loop (dlmp or subgradient); a
+    case with a stationary fleet and no roads (hu2014-lv) runs seed 000's capacity market
+    (fleet-market, by subgradient). --mechanism auto picks by the case; a mechanism the case
+    cannot run is refused.
 
     \b
     Example:
       evtp tariff tn20-dn17 --gamma 1 --samples 200 --out runs/tn20-robust
     """
-    from coupling.jobs.tariff import TariffOptions, is_fleet_market, loop_options, run_tariff
+    from coupling.jobs.tariff import TariffOptions, loop_options, mechanism_of, run_tariff
 
     def headline(c: Case) -> str:
         g = c.gamma if gamma is None else gamma
-        if is_fleet_market(c):  # the mechanism run_tariff uses, as summary.json will say
+        if mechanism_of(c, mechanism) == "fleet-market":  # as summary.json will say
             mech = "subgradient mechanism (fleet capacity market)"
         else:
-            mech = f"{mechanism} mechanism"
+            mech = f"{mechanism_of(c, mechanism)} mechanism"
         return f"tariff of {c.name}: gamma {g}, {mech}, {c.time.steps} steps"
 
     def job(c: Case) -> Run:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -51,7 +51,8 @@ class TariffOptions:
 
     gamma: float | None = None
     uncertainty_set: SetKind = "node"
-    mechanism: Literal["dlmp", "subgradient"] = "dlmp"
+    # auto: fleet-market for a case with a stationary fleet and no roads, else dlmp
+    mechanism: Literal["auto", "dlmp", "subgradient", "fleet-market"] = "auto"
     samples: int = 0
     seed: int = 0
     loop: LoopOptions = LoopOptions()
@@ -125,6 +126,31 @@ class TariffSolution:
     grid_summary: dict[str, Any] = field(default_factory=dict)  # DSO stage's grid model keys
 
 
+def mechanism_of(case: Case, requested: str = "auto") -> str:
+    """The mechanism a tariff run of ``case`` uses: ``requested``, or for ``auto``
+    ``fleet-market`` (seed 000's subgradient capacity market of fleet operators) when the case
+    has a stationary fleet and no roads, else ``dlmp``. A mechanism the case cannot run is a
+    CaseError naming the one it can."""
+    fleet = is_fleet_market(case)
+    if requested == "auto":
+        return "fleet-market" if fleet else "dlmp"
+    if fleet and requested == "dlmp":
+        raise CaseError(
+            f"case {case.name!r} has a stationary fleet and no roads: the DSO knows no model of "
+            "its fleet operators, so it has no DLMP start; use --mechanism fleet-market "
+            "(the default for this case)"
+        )
+    if fleet and requested == "subgradient":
+        return "fleet-market"  # seed 000's market is a subgradient market
+    if requested == "fleet-market" and not fleet:
+        what = "roads" if case.traffic is not None else "no stationary fleet"
+        raise CaseError(
+            f"case {case.name!r} has {what}: --mechanism fleet-market needs a stationary fleet "
+            "and no roads; use dlmp or subgradient"
+        )
+    return requested
+
+
 def solve_tariff(
     case: Case,
     opts: TariffOptions = TariffOptions(),
@@ -132,6 +158,7 @@ def solve_tariff(
     progress: Callable[[str], None] | None = None,
 ) -> TariffSolution:
     """Optimisation stage: DSO problem -> DLMP tariffs -> EVA responses -> loop."""
+    opts = replace(opts, mechanism=mechanism_of(case, opts.mechanism))
     say = progress or (lambda _: None)
     f = case.feeder
     steps, dt = case.time.steps, case.time.dt_h
@@ -364,7 +391,7 @@ def finish_tariff(
             "parameters": {
                 "gamma": sol.gamma,
                 "uncertainty_set": opts.uncertainty_set,
-                "mechanism": opts.mechanism,
+                "mechanism": mechanism_of(case, opts.mechanism),
                 "beta": mp.beta,
                 "eps": mp.eps,
                 "step_kw": opts.loop.step_kw,
@@ -421,11 +448,11 @@ def run_tariff(
     """DSO problem -> tariffs -> EVA responses -> loop; tables and summary of DESIGN §5
     (:func:`solve_tariff` then :func:`finish_tariff`).
 
-    A case without roads but with a stationary fleet runs seed 000's capacity market
-    (:func:`coupling.jobs.fleet_market.run_fleet_market`): the DSO knows no model of the fleet
-    operators, so the mechanism is ``subgradient`` whatever ``opts.mechanism`` says.
+    The mechanism is :func:`mechanism_of` ``opts.mechanism``: ``fleet-market`` runs seed 000's
+    capacity market (:func:`coupling.jobs.fleet_market.run_fleet_market`), by subgradient, as
+    the DSO knows no model of the fleet operators.
     """
-    if is_fleet_market(case):
+    if mechanism_of(case, opts.mechanism) == "fleet-market":
         from coupling.jobs.fleet_market import run_fleet_market
 
         if opts.grid_model != "lindistflow":
