@@ -117,6 +117,23 @@ PARAMETERS: tuple[Parameter, ...] = (
         low_open=True,
     ),
     Parameter(
+        "step_rule",
+        "choice",
+        "",
+        "constant",
+        "subgradient step of the tariff loop: constant (seed 000) or step_kw / sqrt(iteration) "
+        "(converges where a constant step oscillates)",
+        choices=("constant", "diminishing"),
+    ),
+    Parameter(
+        "max_iter",
+        "int",
+        "iterations",
+        30,
+        "iterations of the tariff loop at most",
+        low=1.0,
+    ),
+    Parameter(
         "weight_",
         "float",
         "",

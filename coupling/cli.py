@@ -729,16 +729,13 @@ def traffic(case: str, out: str | None, force: bool) -> None:
 @click.option(
     "--max-iter",
     type=click.IntRange(min=1),
-    default=30,
-    show_default=True,
-    help="Loop iterations.",
+    help="Loop iterations at most; default: the case's [parameters] max_iter, else 30.",
 )
 @click.option(
     "--step-rule",
     type=click.Choice(["constant", "diminishing"]),
-    default="constant",
-    show_default=True,
-    help="Subgradient step: constant (seed 000) or step / sqrt(iteration).",
+    help="Subgradient step: constant (seed 000) or step / sqrt(iteration); default: the case's "
+    "[parameters] step_rule, else constant.",
 )
 @click.option(
     "--step-kw",
@@ -759,8 +756,8 @@ def tariff(
     mechanism: str,
     samples: int,
     seed: int,
-    max_iter: int,
-    step_rule: str,
+    max_iter: int | None,
+    step_rule: str | None,
     step_kw: float | None,
     force: bool,
     no_ac_correction: bool,

@@ -62,10 +62,12 @@ class TariffOptions:
 
 
 def loop_options(case: Case, **overrides: Any) -> LoopOptions:
-    """Loop options of ``case``: its ``[parameters] step_kw`` (currency/kWh per kW of excess,
-    else 0.001) and ``overrides`` (keyword arguments of :class:`LoopOptions`; None = default).
-    The CLI and every sweep point take their options from here, so they run the same loop."""
-    kw: dict[str, Any] = {"step_kw": case.parameter("step_kw")}
+    """Loop options of ``case``: its ``[parameters]`` ``step_kw`` (currency/kWh per kW of
+    excess, else 0.001), ``step_rule`` (else constant) and ``max_iter`` (else 30), and
+    ``overrides`` (keyword arguments of :class:`LoopOptions`; None = the case's value). The CLI
+    and every sweep point take their options from here, so they run the same loop."""
+    kw: dict[str, Any] = {k: case.parameter(k) for k in ("step_kw", "step_rule")}
+    kw["max_iter"] = int(case.parameter("max_iter"))
     kw.update({k: v for k, v in overrides.items() if v is not None})
     return LoopOptions(**kw)
 
