@@ -43,13 +43,15 @@ def key(
     *,
     sweep: int | None = None,
     hosting: int | None = None,
+    compare: int | None = None,
     positive: bool = False,
 ) -> Any:
     """A summary field: its unit ("" if dimensionless) and meaning; ``sweep``/``hosting`` give
     its column position in ``sweep.csv`` of tariff sweeps / in hosting and strategy-sweep
-    tables; ``positive``: a number > 0."""
+    tables; ``compare``: its row in ``evtp compare``'s side-by-side table; ``positive``: a
+    number > 0."""
     meta = {"unit": unit, "meaning": meaning, "sweep": sweep, "hosting": hosting}
-    meta["positive"] = positive
+    meta |= {"compare": compare, "positive": positive}
     return field(default=ABSENT, metadata=meta)
 
 
@@ -84,13 +86,21 @@ class Costs:
     SECTION: ClassVar[str] = "Costs"
 
     objective: float | None = key(
-        "currency", "optimal objective value of the command's problem", sweep=0, hosting=9
+        "currency",
+        "optimal objective value of the command's problem",
+        sweep=0,
+        hosting=9,
+        compare=0,
     )
     travel_cost: float | None = key(
-        "currency", "EV travel-time cost (value of time x hours)", sweep=1
+        "currency", "EV travel-time cost (value of time x hours)", sweep=1, compare=1
     )
-    charging_cost: float | None = key("currency", "EV charging energy cost at the tariffs", sweep=2)
-    energy_cost: float | None = key("currency", "energy cost of the fleet's charging", hosting=8)
+    charging_cost: float | None = key(
+        "currency", "EV charging energy cost at the tariffs", sweep=2, compare=2
+    )
+    energy_cost: float | None = key(
+        "currency", "energy cost of the fleet's charging", hosting=8, compare=3
+    )
     centralised_objective: float | None = key(
         "currency", "objective of the centralised (DSO + aggregators) problem", sweep=3
     )
@@ -109,7 +119,7 @@ class Charging:
     SECTION: ClassVar[str] = "Traffic and charging"
 
     vehicles_departed: float | None = key("veh", "vehicles that departed")
-    vehicles_arrived: float | None = key("veh", "vehicles that arrived")
+    vehicles_arrived: float | None = key("veh", "vehicles that arrived", compare=5)
     arrival_shortfall: float | None = key(
         "veh", "vehicles that do not reach their destination in time"
     )
@@ -117,7 +127,7 @@ class Charging:
     charged_kwh: float | None = key("kWh", "energy charged into the fleet", hosting=6)
     discharged_kwh: float | None = key("kWh", "energy fed back by the fleet (V2G)")
     unserved_kwh: float | None = key(
-        "kWh", "EV departure energy targets that are not met", hosting=7
+        "kWh", "EV departure energy targets that are not met", hosting=7, compare=4
     )
     max_station_load_gap_kw: float | None = key(
         "kW", "largest gap between the DSO's and the aggregators' station loads"
@@ -130,13 +140,17 @@ class Grid:
 
     SECTION: ClassVar[str] = "Grid"
 
-    max_line_loading: float | None = key("fraction", "largest line loading, linear model", sweep=6)
-    max_line_loading_ac: float | None = key(
-        "fraction", "largest line loading, AC power flow", hosting=3
+    max_line_loading: float | None = key(
+        "fraction", "largest line loading, linear model", sweep=6, compare=6
     )
-    min_voltage_pu: float | None = key("pu", "lowest bus voltage, linear model", sweep=7)
+    max_line_loading_ac: float | None = key(
+        "fraction", "largest line loading, AC power flow", hosting=3, compare=7
+    )
+    min_voltage_pu: float | None = key("pu", "lowest bus voltage, linear model", sweep=7, compare=8)
     max_voltage_pu: float | None = key("pu", "highest bus voltage, linear model")
-    min_voltage_ac_pu: float | None = key("pu", "lowest bus voltage, AC power flow", hosting=4)
+    min_voltage_ac_pu: float | None = key(
+        "pu", "lowest bus voltage, AC power flow", hosting=4, compare=9
+    )
     max_voltage_ac_pu: float | None = key("pu", "highest bus voltage, AC power flow", hosting=5)
     v_band_pu: list | None = key("pu", "voltage band [lowest v_min, highest v_max] of the buses")
     voltage_excess_pu: float | None = key(
@@ -208,17 +222,21 @@ class Robustness:
 
     SECTION: ClassVar[str] = "Robustness (out of sample)"
 
-    oos_samples: int | None = key("", "forecast-error draws from the run's uncertainty set")
+    oos_samples: int | None = key(
+        "", "forecast-error draws from the run's uncertainty set", compare=10
+    )
     oos_violation_rate: float | None = key(
-        "fraction", "share of those draws exceeding a limit", sweep=8
+        "fraction", "share of those draws exceeding a limit", sweep=8, compare=11
     )
     oos_worst_flow_excess_kw: float | None = key(
-        "kW", "largest line flow excess over those draws", sweep=9
+        "kW", "largest line flow excess over those draws", sweep=9, compare=12
     )
-    oos_worst_voltage_excess_pu: float | None = key("pu", "largest voltage excess over those draws")
+    oos_worst_voltage_excess_pu: float | None = key(
+        "pu", "largest voltage excess over those draws", compare=13
+    )
     oos_box_samples: int | None = key("", "draws from the full box (every error at once)")
     oos_box_violation_rate: float | None = key(
-        "fraction", "share of box draws exceeding a limit", sweep=10
+        "fraction", "share of box draws exceeding a limit", sweep=10, compare=14
     )
     oos_box_worst_flow_excess_kw: float | None = key(
         "kW", "largest line flow excess over the box draws", sweep=11
@@ -310,6 +328,7 @@ class KeyInfo:
     types: tuple[type, ...]
     sweep: int | None
     hosting: int | None
+    compare: int | None
     positive: bool = False
 
 
@@ -335,6 +354,7 @@ def _registry() -> dict[str, tuple[str, KeyInfo]]:
                 _types(hints[f.name]),
                 m["sweep"],
                 m["hosting"],
+                m["compare"],
                 m["positive"],
             )
             reg[f.name] = (attr, info)
@@ -345,7 +365,7 @@ REGISTRY: dict[str, tuple[str, KeyInfo]] = _registry()
 
 
 def columns(table: str) -> tuple[str, ...]:
-    """The summary keys of ``table`` ("sweep" or "hosting") in column order."""
+    """The summary keys of ``table`` ("sweep", "hosting" or "compare") in column order."""
     keyed = [
         (getattr(i, table), k) for k, (_, i) in REGISTRY.items() if getattr(i, table) is not None
     ]

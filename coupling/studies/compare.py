@@ -31,28 +31,13 @@ from cases.atomic import atomic_folder
 from coupling.output.clean import clean_table, zero_small
 from coupling.output.figures import Clock, clock_of
 from coupling.output.runread import DAMAGED, RunFolderError, read_run
+from coupling.output.summary import columns
 
 CONGESTED = 0.999  # loading at which a line-step counts as congested
 ENERGY_DECIMALS = 4  # kWh decimals of the charging table; below its last digit: no charging
 TARIFF_DECIMALS = 8  # currency/kWh decimals of the tariff shift table
 # summary keys compared side by side (costs, grid, out-of-sample), in this order
-SUMMARY_KEYS = (
-    "objective",
-    "travel_cost",
-    "charging_cost",
-    "energy_cost",
-    "unserved_kwh",
-    "vehicles_arrived",
-    "max_line_loading",
-    "max_line_loading_ac",
-    "min_voltage_pu",
-    "min_voltage_ac_pu",
-    "oos_samples",
-    "oos_violation_rate",
-    "oos_worst_flow_excess_kw",
-    "oos_worst_voltage_excess_pu",
-    "oos_box_violation_rate",
-)
+SUMMARY_KEYS = columns("compare")  # the compare= positions of the typed summary
 
 
 class CompareError(ValueError):
