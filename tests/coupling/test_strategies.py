@@ -11,13 +11,21 @@ V_MIN = 0.97  # seed 002: 1 pu - 3 %
 AC_TOL = 1e-3  # the AC correction's tolerance (pu, fraction of a line rating)
 
 
+class _Runs(dict):
+    """Strategy summaries on cigre-mv-ev, each run when a test first asks for it (v2g and
+    smart-q take about a minute together: their tests are marked slow)."""
+
+    def __missing__(self, strategy: str):
+        self[strategy] = run_strategy(load_case("cigre-mv-ev"), strategy).summary
+        return self[strategy]
+
+
+SLOW = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def runs():
-    case = load_case("cigre-mv-ev")
-    return {
-        s: run_strategy(case, s).summary
-        for s in ("uncoordinated", "grid", "smart", "v2g", "smart-q")
-    }
+    return _Runs()
 
 
 def test_case_is_table_one(runs):
@@ -31,7 +39,10 @@ def test_uncoordinated_breaks_the_voltage_limit(runs):
     assert runs["uncoordinated"]["min_voltage_ac_pu"] < V_MIN - 0.01
 
 
-@pytest.mark.parametrize("strategy", ["grid", "smart", "v2g", "smart-q"])
+@pytest.mark.parametrize(
+    "strategy",
+    ["grid", "smart", pytest.param("v2g", marks=SLOW), pytest.param("smart-q", marks=SLOW)],
+)
 def test_constrained_strategies_keep_it(runs, strategy):
     # corrected by the AC power flow: the limits hold in AC, not only in the linear model
     s = runs[strategy]
@@ -50,17 +61,22 @@ def test_smart_uncorrected_breaks_it_in_ac():
     assert not s["ac_feasible"] and s["ac_resolves"] == 0
 
 
-def test_same_energy_delivered(runs):
+@pytest.mark.parametrize(
+    "strategy",
+    ["grid", "smart", pytest.param("v2g", marks=SLOW), pytest.param("smart-q", marks=SLOW)],
+)
+def test_same_energy_delivered(runs, strategy):
     # every strategy reaches the same targets (the same EVs cannot: windows too short)
     ref = runs["uncoordinated"]
-    for s in ("grid", "smart", "v2g", "smart-q"):
-        assert runs[s]["unserved_kwh"] == pytest.approx(ref["unserved_kwh"], abs=0.5)
+    assert runs[strategy]["unserved_kwh"] == pytest.approx(ref["unserved_kwh"], abs=0.5)
 
 
+@SLOW
 def test_v2g_discharge_negligible(runs):
     assert runs["v2g"]["discharged_kwh"] <= 1e-3 * runs["v2g"]["charged_kwh"]
 
 
+@SLOW
 def test_reactive_support_charges_no_slower(runs):
     # seed 002 eq. 11: a lower sum of (SOC - SOC*)^2 means EVs reach their target earlier
     assert runs["smart-q"]["objective"] <= runs["smart"]["objective"] + 1e-6

@@ -30,7 +30,9 @@ def test_ieee33_ac_min_voltage_matches_pandapower_runpp():
     st = linear_powerflow(case.feeder)
     ac = ac_check(case.feeder, st.p_net_kw, st.q_net_kvar)
     factors = case.feeder.load_p_kw.sum(axis=0) / 3715.0
-    for t, k in enumerate(factors):
+    # every fourth step and the peak (pandapower's Newton-Raphson costs ~1 s a step)
+    steps = sorted({*range(0, len(factors), 4), int(np.argmax(factors))})
+    for t, k in ((t, factors[t]) for t in steps):
         net = pn.case33bw()
         net.load["p_mw"] *= k
         net.load["q_mvar"] *= k

@@ -107,6 +107,7 @@ def test_anaheim_zones_are_not_passed_through():
         assert not set(p.nodes[1:-1]) & zones
 
 
+@pytest.mark.slow  # a city-size solve (~15 s); the grid-city CLI test covers the path
 def test_siouxfalls_solved_run_matches_shortest_paths():
     """Capacity never binds at 0.1 % EVs and SOC is ample, so every EV takes a free-flow
     shortest path: vehicle-steps = sum over ODs of vehicles x shortest free-flow steps
