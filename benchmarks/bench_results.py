@@ -102,7 +102,7 @@ def _feeder1000(old: bool) -> dict:
     import numpy as np
 
     import power.ac_check as ac_module
-    import power.dlmp as dlmp_module
+    import power.duals as dlmp_module  # the router reads the duals (power.duals.dual_matrix)
     from cases.builtin import load_case
     from coupling.jobs.strategy import STRATEGIES, build_strategy_model
     from power.ac_check import ac_check

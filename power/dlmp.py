@@ -31,7 +31,6 @@ congestion management and voltage support", IEEE Trans. Power Systems 33(4); see
 
 from __future__ import annotations
 
-from itertools import product
 from typing import Any
 
 import numpy as np
@@ -39,53 +38,27 @@ import pandas as pd
 import pyomo.environ as pyo
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
-from pyomo.common.gc_manager import PauseGC
 
-from power.component_values import ComponentValues
+from power.duals import grid_duals
 from power.feeder import Feeder
 from power.limits import LinearGrid
 from power.results import long_table
 from power.sensitivity import Sensitivities
 
 
-def _lookup(keys: list, duals: Any) -> np.ndarray:
-    """Values of ``keys`` in ``duals`` (0 where absent)."""
-    if isinstance(duals, ComponentValues):
-        return duals.array(keys)
-    return np.fromiter((duals.get(k, 0.0) for k in keys), dtype=float, count=len(keys))
-
-
-def dual_matrix(comp: Any, rows: list, steps: int, duals: Any) -> np.ndarray:
-    """(rows x steps) array of the duals (or reduced costs) of an indexed component."""
-    with PauseGC():
-        keys = list(map(comp.__getitem__, product(rows, range(steps))))
-        return _lookup(keys, duals).reshape(len(rows), steps)
-
-
 def dlmp_arrays(
     blk: pyo.Block, feeder: Feeder, sens: Sensitivities, duals: Any, reduced_costs: Any
 ) -> dict[str, np.ndarray]:
-    """DLMP and its parts, each (buses x steps) in currency/kWh."""
-    steps, dt = feeder.steps, feeder.dt_h
-    lam = dual_matrix(blk.p_bal, feeder.bus_ids, steps, duals) / dt
-    mu = dual_matrix(blk.p, feeder.line_ids, steps, reduced_costs)
-    nu = dual_matrix(blk.w, feeder.bus_ids, steps, reduced_costs)
-    nu[feeder.tree.slack] = 0.0  # fixed variable: its reduced cost is not a bound dual
-    if hasattr(blk, "s_poly"):
-        n = len(blk.K)
-        theta = 2 * np.pi * (np.arange(n) + 0.5) / n
-        for k in range(n):
-            with PauseGC():
-                index = product(feeder.line_ids, [k], range(steps))
-                keys = list(map(blk.s_poly.__getitem__, index))
-                pi = _lookup(keys, duals).reshape(len(feeder.line_ids), steps)
-            mu += np.cos(theta[k]) * pi
-    energy = np.repeat(lam[feeder.tree.slack][None, :], len(feeder.bus_ids), 0)
+    """DLMP and its parts, each (buses x steps) in currency/kWh (:func:`power.duals.grid_duals`
+    routes the solver's duals)."""
+    g = grid_duals(blk, feeder, duals, reduced_costs)
+    assert g.lam is not None
+    energy = np.repeat(g.lam[feeder.tree.slack][None, :], len(feeder.bus_ids), 0)
     grid = getattr(blk, "linear_grid", None) or LinearGrid(feeder)
-    congestion, voltage = grid.bus_prices(-mu / dt, nu / dt)
+    congestion, voltage = g.bus_prices(grid)
     loss = energy * grid.loss_factor()
     return {
-        "dlmp": lam,
+        "dlmp": g.lam,
         "energy": energy,
         "loss": loss,
         "congestion": congestion,

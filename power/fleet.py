@@ -37,6 +37,7 @@ import pyomo.environ as pyo
 from pyomo.core.expr.numeric_expr import LinearExpression
 
 from common.gc import paused_gc
+from power.limits import polygon_directions
 from power.registry import FILES, required
 
 FILE = FILES["evs"][0]
@@ -190,17 +191,16 @@ def add_fleet(blk: pyo.Block, fleet: Fleet, steps: int, dt_h: float, opts: Fleet
 
     if opts.reactive:
         nside = opts.polygon_sides
-        theta = 2 * np.pi * (np.arange(nside) + 0.5) / nside
-        keep = np.cos(theta) > 1e-12 if not opts.discharge else np.ones(nside, bool)
+        cos, sin, apothem = polygon_directions(nside)
+        keep = cos > 1e-12 if not opts.discharge else np.ones(nside, bool)
         sides = np.flatnonzero(keep)
-        apothem = np.cos(np.pi / nside)
 
         def poly_rule(_, k, s):
             vs = [blk.p_ch[k], blk.q[k]]
-            cs = [np.cos(theta[s]), np.sin(theta[s])]
+            cs = [cos[s], sin[s]]
             if opts.discharge:
                 vs.append(blk.p_dis[k])
-                cs.append(-np.cos(theta[s]))
+                cs.append(-cos[s])
             return (
                 LinearExpression(constant=0.0, linear_coefs=cs, linear_vars=vs) <= smax[k] * apothem
             )

@@ -58,6 +58,14 @@ class Limits:
     free: np.ndarray
 
 
+def polygon_directions(sides: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """Unit normals ``(cos theta_k, sin theta_k)`` of the regular ``sides``-gon inscribed in
+    the circle ``P^2 + Q^2 <= S^2`` (rotated by half a side, so that no side is normal to P
+    alone), and its apothem ``cos(pi / sides)``: side k is ``cos P + sin Q <= S apothem``."""
+    theta = 2 * np.pi * (np.arange(sides) + 0.5) / sides
+    return np.cos(theta), np.sin(theta), float(np.cos(np.pi / sides))
+
+
 def fixed_q_flows(feeder: Feeder) -> np.ndarray:
     """Downstream reactive flows (kvar, lines x steps) fixed by the reactive loads."""
     return np.asarray(downstream_matrix(feeder) @ feeder.load_q_kvar)

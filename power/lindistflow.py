@@ -46,6 +46,7 @@ from power.limits import (
     Tightening,
     effective_limits,
     fixed_q_flows,
+    polygon_directions,
 )
 
 
@@ -234,15 +235,12 @@ def add_lindistflow(
         if s_max is None:
             s_max = feeder.lines["p_max_kw"].to_numpy(float)
         n = opts.polygon_sides
-        theta = 2 * np.pi * (np.arange(n) + 0.5) / n
+        cos, sin, apothem = polygon_directions(n)
         blk.K = pyo.Set(initialize=range(n), ordered=True)
-        apothem = np.cos(np.pi / n)
 
         def poly(_, line, k, t):
             i = lpos[line]
-            return np.cos(theta[k]) * blk.p[line, t] + np.sin(theta[k]) * blk.q[line, t] <= (
-                s_max[i] * apothem
-            )
+            return cos[k] * blk.p[line, t] + sin[k] * blk.q[line, t] <= s_max[i] * apothem
 
         blk.s_poly = pyo.Constraint(blk.L, blk.K, blk.T, rule=poly)
 

@@ -37,7 +37,8 @@ from coupling.problems.loop import (
 from coupling.problems.robust_grid import grid_margins
 from power.ac_check import ac_check
 from power.correction import ACTightening
-from power.dlmp import distflow_dlmp_arrays, dlmp_arrays, dual_matrix
+from power.dlmp import distflow_dlmp_arrays, dlmp_arrays
+from power.duals import dual_matrix, grid_duals
 from power.limits import Limits, LinearGrid, effective_limits, fixed_q_flows, net_load
 from power.sensitivity import sensitivities
 from power.solve import solve
@@ -210,10 +211,7 @@ def solve_tariff(
         rc_w[f.tree.slack] = 0.0
         prices = LimitPrices.from_reduced_costs(rc_p, rc_w, dt)
     elif opts.mechanism == "dlmp":
-        rc_p = dual_matrix(dso.grid.p, f.line_ids, steps, res.reduced_costs)
-        rc_w = dual_matrix(dso.grid.w, f.bus_ids, steps, res.reduced_costs)
-        rc_w[f.tree.slack] = 0.0
-        prices = LimitPrices.from_reduced_costs(rc_p, rc_w, dt)
+        prices = grid_duals(dso.grid, f, res.duals, res.reduced_costs)
     else:
         prices = LimitPrices.zeros(len(f.line_ids), len(f.bus_ids), steps)
     bus_idx = station_bus_index(case)

@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from power.duals import GridDuals
 from power.feeder import Feeder
 from power.limits import Limits, LinearGrid, net_load
 
@@ -54,36 +55,8 @@ class LoopOptions:
     max_iter: int = 30
 
 
-@dataclass
-class LimitPrices:
-    """Prices of the grid limits (see module docstring)."""
-
-    mu_up: np.ndarray
-    mu_down: np.ndarray
-    nu_low: np.ndarray
-    nu_high: np.ndarray
-
-    @classmethod
-    def zeros(cls, n_lines: int, n_buses: int, steps: int) -> LimitPrices:
-        z_l, z_b = np.zeros((n_lines, steps)), np.zeros((n_buses, steps))
-        return cls(z_l, z_l.copy(), z_b, z_b.copy())
-
-    @classmethod
-    def from_reduced_costs(cls, rc_p: np.ndarray, rc_w: np.ndarray, dt_h: float) -> LimitPrices:
-        """From the reduced costs of the downstream flows and squared voltages (per step)."""
-        return cls(
-            np.maximum(-rc_p, 0.0) / dt_h,
-            np.maximum(rc_p, 0.0) / dt_h,
-            np.maximum(rc_w, 0.0) / dt_h,
-            np.maximum(-rc_w, 0.0) / dt_h,
-        )
-
-    def bus_tariff(self, grid: LinearGrid, price_per_kwh: np.ndarray) -> np.ndarray:
-        """Tariff per bus and step (currency/kWh): the loss part (energy price times the loss
-        factor, 0 without losses), congestion and voltage parts, on the linear model
-        ``grid``."""
-        cong, volt = grid.bus_prices(self.mu_up - self.mu_down, self.nu_low - self.nu_high)
-        return price_per_kwh[None, :] * grid.loss_factor() + cong + volt
+# the loop's limit prices are the grid's multipliers without a balance (power/duals.py)
+LimitPrices = GridDuals
 
 
 # (p_net, q_net) -> (AC-feasible, linear model, limits, figures for the loop table)
@@ -171,7 +144,8 @@ def run_loop(
             a = 1.0 if opts.step_rule == "constant" else 1.0 / np.sqrt(k)
             low = np.where(np.isfinite(ev.ex_low), ev.ex_low, 0.0)
             high = np.where(np.isfinite(ev.ex_high), ev.ex_high, 0.0)
-            prices = LimitPrices(  # a new object: the caller's prices stay as they were
+            prices = GridDuals(  # a new object: the caller's prices stay as they were
+                None,
                 np.maximum(prices.mu_up + a * opts.step_kw * ev.ex_up, 0.0),
                 np.maximum(prices.mu_down + a * opts.step_kw * ev.ex_down, 0.0),
                 np.maximum(prices.nu_low + a * opts.step_w * low, 0.0),

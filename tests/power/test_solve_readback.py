@@ -19,7 +19,8 @@ import pytest
 from cases.builtin import load_case
 from coupling.jobs.strategy import STRATEGIES, build_strategy_model, fleet_share
 from coupling.problems.grid import build_opf
-from power.dlmp import dlmp_arrays, dual_matrix
+from power.dlmp import dlmp_arrays
+from power.duals import dual_matrix
 from power.lindistflow import GridOptions
 from power.sensitivity import sensitivities
 from power.solve import solve
