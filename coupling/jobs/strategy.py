@@ -11,10 +11,13 @@ configurations of the fleet block and the LinDistFlow block.
 | smart-q | as smart | yes | no | yes |
 | v2g-q | as smart | yes | yes | yes |
 
-Every strategy's schedule is checked with pandapower's AC power flow. Strategies with grid
-limits also write the DLMP table (``tariffs``); for the smart family its unit is the
-objective's (SOC-deviation cost per kWh), not currency. A target that cannot be
-reached is unserved energy, priced at ``UNSERVED_COST`` per kWh and reported.
+Every strategy's schedule is checked with pandapower's AC power flow. The grid strategy prices
+the import (less the base load's constant cost), so its ``tariffs`` are DLMPs in currency/kWh:
+the marginal system cost of one more kWh consumed at a bus and step (energy at the slack price,
+losses, congestion, voltage). The smart family's objective is not money (the SOC deviation),
+so it writes no tariffs; its balance duals are ``shadow_prices`` in objective units per kWh.
+A target that cannot be reached is unserved energy, priced at ``UNSERVED_COST`` per kWh and
+reported.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from coupling.problems.grid import schedule_state, solve_distflow, solve_grid_mo
 from coupling.problems.lifting import lifted
 from power.ac_check import ac_check
 from power.dlmp import dlmp_table
+from power.feeder import Feeder
 from power.fleet import (
     Fleet,
     FleetOptions,
@@ -97,6 +101,13 @@ def fleet_share(fleet: Fleet, share: float, seed: int) -> Fleet:
     return Fleet(fleet.evs.iloc[keep].reset_index(drop=True))
 
 
+def base_energy_cost(feeder: Feeder) -> float:
+    """What the base load less renewables costs at the slack price (currency): the constant
+    between the import's cost and the EV charging's in a lossless grid."""
+    p_net, _ = net_load(feeder)
+    return float((feeder.price_per_kwh * p_net.sum(axis=0)).sum() * feeder.dt_h)
+
+
 def build_strategy_model(
     case: Case, fleet: Fleet, s: Strategy, grid_model: str = "lindistflow"
 ) -> pyo.ConcreteModel:
@@ -122,10 +133,12 @@ def build_strategy_model(
             add_lindistflow(m.grid, f, GridOptions(), extra_p_kw=extra_p, extra_q_kvar=extra_q)
     if not s.smart:
         energy = sum(price[t] * dt * fb.bus_p_kw[b, t] for b, t in fb.injection_keys)
-        if s.limits and grid_model == "distflow":
-            # DistFlow: pay the import, losses included (the base load's cost is a constant);
-            # an objective that ignores losses leaves the cone relaxation loose
-            energy = m.grid.cost
+        if s.limits:
+            # pay the import (and any generators), losses included, less the base load's
+            # constant cost: the p_bal duals are then the marginal system cost (DLMP) per kWh,
+            # and a lossless model has the same optimum and objective as pricing EV power
+            # (with DistFlow, an objective that ignores losses leaves the relaxation loose)
+            energy = m.grid.cost - base_energy_cost(f)
         if not s.limits:
             p_bus = lifted(m, "p_bus_kw", {k: fb.bus_p_kw[k] for k in fb.injection_keys})
             energy = energy + LOSS_PROXY * dt * sum(p_bus[k] ** 2 for k in fb.injection_keys)
@@ -201,10 +214,15 @@ def run_strategy(
     if acr is not None:
         state, ac = acr.state, acr.ac
         if grid_model == "distflow":
-            tables["tariffs"] = acr.tariffs
+            dlmp = acr.tariffs
         else:
-            tables["tariffs"] = dlmp_table(m.grid, f, None, res.duals, res.reduced_costs)
+            dlmp = dlmp_table(m.grid, f, None, res.duals, res.reduced_costs)
             tables["ac_correction"] = pd.DataFrame(acr.history)
+        if s.smart:  # objective units, not currency: the duals only, under their own name
+            shadow = dlmp[["bus", "t", "dlmp"]].rename(columns={"dlmp": "shadow_price"})
+            tables["shadow_prices"] = shadow
+        else:
+            tables["tariffs"] = dlmp
     else:
         state = schedule_state(f, LinearGrid(f), *net_load(f, ev_p, ev_q))
         ac = ac_check(f, state.p_net_kw, state.q_net_kvar)
