@@ -1,4 +1,5 @@
-"""Solve a Pyomo model with HiGHS and return one typed result (status, objective, duals).
+"""Solve a Pyomo model (LPs with HiGHS, convex QPs with Clarabel) and return one typed result
+(status, objective, duals).
 
 Two hand-over paths, same results:
 
@@ -70,6 +71,59 @@ class SolveResult:
     readback_s: float = 0.0
     duals: Any = field(repr=False, default=None)
     reduced_costs: Any = field(repr=False, default=None)
+    kept: KeptLP | None = field(repr=False, default=None)
+
+
+@dataclass
+class KeptLP:
+    """The HiGHS instance and compiled standard form of an LP solved with ``keep=True``.
+
+    Invalidation rule: it stands for the model's columns and rows as they were compiled. Bounds,
+    right-hand sides and matrix coefficients are changed on ``highs`` in place (positions from
+    ``info``) and re-solved with :meth:`resolve`; adding or removing variables or constraints
+    on the Pyomo model makes it stale (solve the model again)."""
+
+    highs: highspy.Highs
+    info: Any
+
+    def resolve(self, duals: bool = True, presolve: bool = False) -> SolveResult:
+        """Re-solve from the last basis (warm start) after in-place changes; load the primal
+        solution into the model and read the duals as :func:`solve` does.
+
+        ``presolve=False`` suits changes of bounds and right-hand sides (the basis stays dual
+        feasible: a few dual simplex iterations, where presolve would cost more than the whole
+        re-solve); after changes of matrix coefficients the basis is far from optimal and
+        presolve pays (feeder1000-ev: ~15 s with it, several times more without)."""
+        self.highs.setOptionValue("presolve", "on" if presolve else "off")
+        return _run_highs(self.highs, self.info, duals, time.perf_counter())
+
+
+@dataclass
+class CompiledQP:
+    """The compiled constraint rows of a QP model, for re-solves in which only the objective
+    changes (e.g. the mutable tariff parameters of an aggregator's problem).
+
+    Invalidation rule: valid while the model's constraints and variable bounds are those it
+    was compiled from. Bounds are compared at every reuse and a change recompiles; adding or
+    removing constraints is not detected (build a new ``CompiledQP``)."""
+
+    info: Any = None
+    bounds: tuple[np.ndarray, np.ndarray] | None = None
+
+    def standard_form(self, model: pyo.ConcreteModel, obj: Any, qvars: list) -> Any:
+        """The compiled form of ``model``: the cached one while bounds are unchanged."""
+        if self.info is not None:
+            if all(np.array_equal(a, b) for a, b in zip(_bounds(self.info.columns), self.bounds)):
+                return self.info
+        self.info = _compile_constraints(model, obj, qvars)
+        self.bounds = _bounds(self.info.columns)
+        return self.info
+
+
+def _bounds(cols: list) -> tuple[np.ndarray, np.ndarray]:
+    lb = np.array([-np.inf if v.lb is None else v.lb for v in cols], dtype=float)
+    ub = np.array([np.inf if v.ub is None else v.ub for v in cols], dtype=float)
+    return lb, ub
 
 
 def _is_linear(model: pyo.ConcreteModel) -> bool:
@@ -82,20 +136,18 @@ def solve(
     *,
     duals: bool = True,
     method: Literal["auto", "direct", "qp", "pyomo"] = "auto",
-    reuse: bool = False,
+    compiled: CompiledQP | None = None,
     keep: bool = False,
     **options: Any,
 ) -> SolveResult:
-    """Solve ``model`` with HiGHS (LP or convex QP); load the primal solution and the duals.
+    """Solve ``model`` (LP: HiGHS; convex QP: Clarabel); load the primal solution and duals.
 
-    ``reuse=True`` (QP path) keeps the compiled constraint matrices on the model and re-reads
-    only the objective on later calls: for re-solves in which only objective coefficients
-    (e.g. mutable tariff parameters) change, as in the tariff loop. Do not change constraints
-    or bounds of a model solved with ``reuse=True``.
+    ``compiled`` (QP path): a :class:`CompiledQP` the caller keeps between re-solves of the
+    same model in which only the objective changes (the tariff loop); the constraint matrices
+    are compiled once and only the objective is re-read.
 
-    ``keep=True`` (direct path) keeps the HiGHS instance and the compiled form on the model
-    (:func:`kept_lp`) for warm re-solves after changing bounds, coefficients or right-hand
-    sides in place (:func:`resolve_kept`).
+    ``keep=True`` (direct path): the result's ``kept`` is a :class:`KeptLP` for warm re-solves
+    after changing bounds, coefficients or right-hand sides in place.
 
     Raises
     ------
@@ -110,7 +162,7 @@ def solve(
         if method == "direct":
             return _solve_direct(model, duals, options, keep)
         if method == "qp":
-            return _solve_qp(model, duals, reuse)
+            return _solve_qp(model, duals, compiled)
         return _solve_pyomo(model, duals, options)
 
 
@@ -141,8 +193,7 @@ def _solve_direct(
     info = LinearStandardFormCompiler().write(model, mixed_form=True)
     cols = info.columns
     n, m = len(cols), len(info.rows)
-    lb = np.array([-np.inf if v.lb is None else v.lb for v in cols], dtype=float)
-    ub = np.array([np.inf if v.ub is None else v.ub for v in cols], dtype=float)
+    lb, ub = _bounds(cols)
     rhs = np.asarray(info.rhs, dtype=float)
     kind = np.array([r.bound_type for r in info.rows], dtype=int)
     row_lo = np.where(kind <= 0, rhs, -np.inf)
@@ -163,29 +214,10 @@ def _solve_direct(
     for k, v in options.items():
         h.setOptionValue(k, v)
     h.passModel(lp)
+    out = _run_highs(h, info, duals, t0)
     if keep:
-        model._evtp_highs = (h, info)
-    return _run_highs(h, info, duals, t0)
-
-
-def kept_lp(model: pyo.ConcreteModel) -> tuple[highspy.Highs, Any] | None:
-    """The HiGHS instance and compiled standard form kept by ``solve(model, keep=True)``."""
-    return getattr(model, "_evtp_highs", None)
-
-
-def resolve_kept(
-    model: pyo.ConcreteModel, duals: bool = True, presolve: bool = False
-) -> SolveResult:
-    """Re-solve the kept HiGHS instance of ``model`` from its last basis (warm start), after
-    in-place changes to it; load the primal solution and duals as :func:`solve` does.
-
-    ``presolve=False`` suits changes of bounds and right-hand sides (the basis stays dual
-    feasible: a few dual simplex iterations, where presolve would cost more than the whole
-    re-solve); after changes of matrix coefficients the basis is far from optimal and
-    presolve pays (feeder1000-ev: ~15 s with it, several times more without)."""
-    h, info = model._evtp_highs
-    h.setOptionValue("presolve", "on" if presolve else "off")
-    return _run_highs(h, info, duals, time.perf_counter())
+        out.kept = KeptLP(h, info)
+    return out
 
 
 def _run_highs(h: highspy.Highs, info: Any, duals: bool, t0: float) -> SolveResult:
@@ -236,7 +268,7 @@ def _compile_constraints(model: pyo.ConcreteModel, obj: pyo.Objective, qvars: li
     """Standard form of the constraints with every objective variable as a column."""
     obj.deactivate()
     tmp = pyo.Objective(expr=sum(qvars) if qvars else 0.0)
-    model.add_component("_evtp_tmp_obj", tmp)
+    model.add_component("compile_objective_", tmp)  # removed below
     try:
         return LinearStandardFormCompiler().write(model, mixed_form=True)
     finally:
@@ -244,7 +276,9 @@ def _compile_constraints(model: pyo.ConcreteModel, obj: pyo.Objective, qvars: li
         obj.activate()
 
 
-def _solve_qp(model: pyo.ConcreteModel, duals: bool, reuse: bool = False) -> SolveResult:
+def _solve_qp(
+    model: pyo.ConcreteModel, duals: bool, compiled: CompiledQP | None = None
+) -> SolveResult:
     """Convex QP: min 1/2 x'Px + c'x s.t. rows and bounds, by Clarabel (interior point)."""
     t0 = time.perf_counter()
     (obj,) = list(model.component_data_objects(pyo.Objective, active=True))
@@ -255,10 +289,10 @@ def _solve_qp(model: pyo.ConcreteModel, duals: bool, reuse: bool = False) -> Sol
             id(v): v for v in list(repn.linear_vars) + [v for p in repn.quadratic_vars for v in p]
         }.values()
     )
-    cached = getattr(model, "_evtp_compiled", None) if reuse else None
-    info = cached if cached is not None else _compile_constraints(model, obj, qvars)
-    if reuse:
-        model._evtp_compiled = info
+    if compiled is not None:
+        info = compiled.standard_form(model, obj, qvars)
+    else:
+        info = _compile_constraints(model, obj, qvars)
     cols = info.columns
     pos = {id(v): i for i, v in enumerate(cols)}
     n = len(cols)
@@ -276,8 +310,7 @@ def _solve_qp(model: pyo.ConcreteModel, duals: bool, reuse: bool = False) -> Sol
     rhs = np.asarray(info.rhs, dtype=float)
     kind = np.array([r.bound_type for r in info.rows], dtype=int)
     eq, le, ge = kind == 0, kind == 1, kind == -1
-    lb = np.array([-np.inf if v.lb is None else v.lb for v in cols], dtype=float)
-    ub = np.array([np.inf if v.ub is None else v.ub for v in cols], dtype=float)
+    lb, ub = _bounds(cols)
     hu, hl = np.flatnonzero(np.isfinite(ub)), np.flatnonzero(np.isfinite(lb))
     eye = sp.identity(n, format="csr")
     blocks = [a[eq], a[le], -a[ge], eye[hu], -eye[hl]]

@@ -48,7 +48,7 @@ from coupling.problems.loop import (
 from power.ac_check import ac_check
 from power.fleet import Fleet, FleetOptions, add_fleet, bus_load, fleet_results
 from power.limits import LinearGrid, effective_limits, fixed_q_flows, net_load
-from power.solve import solve
+from power.solve import CompiledQP, solve
 
 
 def fleet_options(case: Case) -> FleetOptions:
@@ -121,8 +121,9 @@ def run_fleet_market(
     models = {fo: build_fo(case, subs[fo]) for fo in fos}
     t1 = time.perf_counter()
     # preferred schedules: weight 0, tariff 0
+    compiled = {fo: CompiledQP() for fo in fos}  # only objective parameters change later
     for fo, m in models.items():
-        solve(m, duals=False, reuse=True)
+        solve(m, duals=False, compiled=compiled[fo])
         pref = [pyo.value(m.P[t]) if t in m.P else 0.0 for t in range(steps)]
         for t in range(steps):
             m.preferred[t] = pref[t]
@@ -137,7 +138,9 @@ def run_fleet_market(
         for m in models.values():
             for b, t in m.fleet.injection_keys:
                 m.tariff[b, t] = float(bus_tariff[bus_pos[b], t])
-        results = solve_independently(models, lambda m: solve(m, duals=False, reuse=True))
+        results = solve_independently(
+            models, lambda fo, m: solve(m, duals=False, compiled=compiled[fo])
+        )
         ev_bus = np.zeros((len(f.bus_ids), steps))
         out = {}
         for fo, m in models.items():

@@ -41,7 +41,7 @@ from power.dlmp import distflow_dlmp_arrays, dlmp_arrays
 from power.duals import dual_matrix, grid_duals
 from power.limits import Limits, LinearGrid, effective_limits, fixed_q_flows, net_load
 from power.sensitivity import sensitivities
-from power.solve import solve
+from power.solve import CompiledQP, solve
 from robust.sets import SetKind
 from traffic.results import dta_results
 
@@ -216,13 +216,15 @@ def solve_tariff(
         prices = LimitPrices.zeros(len(f.line_ids), len(f.bus_ids), steps)
     bus_idx = station_bus_index(case)
 
+    compiled = {a: CompiledQP() for a in evas}  # only the tariffs change between iterations
+
     def respond(bus_tariff: np.ndarray) -> tuple[np.ndarray, dict]:
         for m in evas.values():
             for i, y in enumerate(stations):
                 for t in range(steps):
                     m.tariff[y, t] = float(bus_tariff[bus_idx[i], t])
         results = solve_independently(
-            evas, lambda m: solve(m, duals=False, reuse=True), opts.parallel
+            evas, lambda a, m: solve(m, duals=False, compiled=compiled[a]), opts.parallel
         )
         ev_bus = np.zeros((len(f.bus_ids), steps))
         out = {}

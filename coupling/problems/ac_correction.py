@@ -49,7 +49,7 @@ from power.feeder import Feeder
 from power.limits import Limits, LinearGrid, effective_limits, flow_rating_kw
 from power.lindistflow import block_limits, set_bounds, set_losses
 from power.results import GridState, grid_state, line_loading
-from power.solve import SolveResult, kept_lp, resolve_kept
+from power.solve import KeptLP, SolveResult
 
 MAX_RESOLVES = 3
 
@@ -122,9 +122,9 @@ class KeptBlock:
     constraint objects, so the duals stay keyed by them) in :meth:`sync`.
     """
 
-    def __init__(self, m: pyo.ConcreteModel, blk: pyo.Block, feeder: Feeder) -> None:
-        h, info = kept_lp(m)
-        self.m, self.blk, self.feeder, self.h = m, blk, feeder, h
+    def __init__(self, lp: KeptLP, blk: pyo.Block, feeder: Feeder) -> None:
+        h, info = lp.highs, lp.info
+        self.lp, self.blk, self.feeder, self.h = lp, blk, feeder, h
         tree, lines, buses = feeder.tree, feeder.line_ids, feeder.bus_ids
         steps = range(feeder.steps)
         col = {id(v): i for i, v in enumerate(info.columns)}
@@ -175,7 +175,7 @@ class KeptBlock:
 
     def solve(self, duals: bool = True) -> SolveResult:
         """Warm re-solve (presolve only after coefficient changes)."""
-        res = resolve_kept(self.m, duals, presolve=self.coefs_changed)
+        res = self.lp.resolve(duals, presolve=self.coefs_changed)
         self.coefs_changed = False
         return res
 
@@ -192,7 +192,7 @@ class KeptBlock:
     def release(self) -> None:
         """Sync the Pyomo block and drop the kept HiGHS instance."""
         self.sync()
-        del self.m._evtp_highs
+        self.lp = self.h = None  # type: ignore[assignment]
 
 
 def solve_ac_feasible(
@@ -212,7 +212,7 @@ def solve_ac_feasible(
 
     keep = correct and blk.limits_on and max_resolves > 0
     res = solve_grid_model(m, feeder, keep=keep, **solve_kw)
-    kept = KeptBlock(m, blk, feeder) if keep and kept_lp(m) is not None else None
+    kept = KeptBlock(res.kept, blk, feeder) if keep and res.kept is not None else None
     rating = flow_rating_kw(feeder, blk.q_fixed_kvar)
     lim_m = block_limits(blk, feeder)  # robust margins, no AC tightening
     tight: ACTightening | None = None

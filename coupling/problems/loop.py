@@ -76,15 +76,15 @@ def loop_progress(say: Callable[[str], None]) -> Callable[[dict], None]:
 
 
 def solve_independently(
-    models: Mapping[str, Any], solve_one: Callable[[Any], Any], parallel: bool = True
+    models: Mapping[str, Any], solve_one: Callable[[str, Any], Any], parallel: bool = True
 ) -> dict[str, Any]:
-    """Solve the aggregators' problems in parallel threads (the interior-point solver releases
-    the GIL; model compilation is cached per model), results keyed like ``models``. Sweeps run
-    one point per Dask worker process and pass ``parallel=False`` (no nested parallelism)."""
+    """``solve_one(key, model)`` for every aggregator's problem, in parallel threads (the
+    interior-point solver releases the GIL), results keyed like ``models``. Sweeps run one
+    point per Dask worker process and pass ``parallel=False`` (no nested parallelism)."""
     if len(models) < 2 or not parallel:
-        return {k: solve_one(m) for k, m in models.items()}
+        return {k: solve_one(k, m) for k, m in models.items()}
     with ThreadPoolExecutor(max_workers=min(len(models), os.cpu_count() or 1)) as pool:
-        futures = {k: pool.submit(solve_one, m) for k, m in models.items()}
+        futures = {k: pool.submit(solve_one, k, m) for k, m in models.items()}
         return {k: f.result() for k, f in futures.items()}
 
 
