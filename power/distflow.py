@@ -54,6 +54,7 @@ from common.gc import paused_gc
 from power.component_values import ComponentValues
 from power.feeder import Feeder
 from power.limits import Tightening, effective_limits, flow_rating_kw
+from power.lindistflow import add_generators
 from power.results import GridState
 from power.solve import SolveError, SolveResult, _compile_constraints, _load_primal, _row_duals
 
@@ -139,19 +140,7 @@ def add_distflow(
     for t in steps:
         blk.w[feeder.slack_bus, t].fix(feeder.v_slack_pu**2)
 
-    gens = feeder.generators
-    blk.G = pyo.Set(initialize=gens["gen"].tolist(), ordered=True)
-    gmin = dict(zip(gens["gen"], gens["p_min_kw"].astype(float)))
-    gmax = dict(zip(gens["gen"], gens["p_max_kw"].astype(float)))
-    blk.p_gen = pyo.Var(blk.G, blk.T, bounds=lambda _, g, t: (gmin[g], gmax[g]))
-
-    children: list[list[str]] = [[] for _ in buses]
-    for li, c in enumerate(tree.parent_bus):
-        children[c].append(lines[li])
-    parent_line = [lines[i] if i >= 0 else None for i in tree.parent_line]
-    gens_at: dict[str, list[str]] = {}
-    for g, b in zip(gens["gen"], gens["bus"]):
-        gens_at.setdefault(b, []).append(g)
+    children, parent_line, gens_at = add_generators(blk, feeder)
     r, x = tree.r_pu_kw, tree.x_pu_kw
     loss_p, loss_q = r * sb**2, x * sb**2  # kW, kvar per unit of l
     z2 = (r**2 + x**2) * sb**2  # pu^2 of voltage per unit of l
@@ -261,6 +250,7 @@ def add_distflow(
     blk.socs = socs
 
     price = feeder.price_per_kwh
+    gens = feeder.generators
     gcost = dict(zip(gens["gen"], gens["cost_per_kwh"].astype(float)))
     dt = feeder.dt_h
     blk.cost = pyo.Expression(

@@ -74,6 +74,28 @@ Margins = Tightening
 Extra = Mapping[tuple[str, int], Any]
 
 
+def add_generators(
+    blk: pyo.Block, feeder: Feeder
+) -> tuple[list[list[str]], list[str | None], dict[str, list[str]]]:
+    """Declare the generators ``blk.G`` and their output ``blk.p_gen[g, t]`` (kW, within
+    [p_min, p_max]) on a block with steps ``blk.T``; return the lookups by bus position that
+    the balance rows of LinDistFlow and DistFlow share: the lines leaving each bus, the line
+    feeding it (None at the slack) and the generators at each bus id."""
+    gens, tree, lines = feeder.generators, feeder.tree, feeder.line_ids
+    blk.G = pyo.Set(initialize=gens["gen"].tolist(), ordered=True)
+    gmin = dict(zip(gens["gen"], gens["p_min_kw"].astype(float)))
+    gmax = dict(zip(gens["gen"], gens["p_max_kw"].astype(float)))
+    blk.p_gen = pyo.Var(blk.G, blk.T, bounds=lambda _, g, t: (gmin[g], gmax[g]))
+    children: list[list[str]] = [[] for _ in feeder.bus_ids]
+    for li, c in enumerate(tree.parent_bus):
+        children[c].append(lines[li])
+    parent_line = [lines[i] if i >= 0 else None for i in tree.parent_line]
+    gens_at: dict[str, list[str]] = {}
+    for g, b in zip(gens["gen"], gens["bus"]):
+        gens_at.setdefault(b, []).append(g)
+    return children, parent_line, gens_at
+
+
 @paused_gc
 def add_lindistflow(
     blk: pyo.Block,
@@ -138,20 +160,7 @@ def add_lindistflow(
     for t in steps:
         blk.w[feeder.slack_bus, t].fix(feeder.v_slack_pu**2)
 
-    gens = feeder.generators
-    blk.G = pyo.Set(initialize=gens["gen"].tolist(), ordered=True)
-    gmin = dict(zip(gens["gen"], gens["p_min_kw"].astype(float)))
-    gmax = dict(zip(gens["gen"], gens["p_max_kw"].astype(float)))
-    blk.p_gen = pyo.Var(blk.G, blk.T, bounds=lambda _, g, t: (gmin[g], gmax[g]))
-
-    # topology lookups (by position)
-    children: list[list[str]] = [[] for _ in buses]
-    for li, c in enumerate(tree.parent_bus):
-        children[c].append(lines[li])
-    parent_line = [lines[i] if i >= 0 else None for i in tree.parent_line]
-    gens_at: dict[str, list[str]] = {}
-    for g, b in zip(gens["gen"], gens["bus"]):
-        gens_at.setdefault(b, []).append(g)
+    children, parent_line, gens_at = add_generators(blk, feeder)
 
     load_p = feeder.load_p_kw - feeder.renewable_p_kw()
     load_q = feeder.load_q_kvar
@@ -245,6 +254,7 @@ def add_lindistflow(
         blk.s_poly = pyo.Constraint(blk.L, blk.K, blk.T, rule=poly)
 
     price = feeder.price_per_kwh
+    gens = feeder.generators
     gcost = dict(zip(gens["gen"], gens["cost_per_kwh"].astype(float)))
     dt = feeder.dt_h
     blk.cost = pyo.Expression(
