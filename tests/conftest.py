@@ -20,6 +20,21 @@ def _no_progress_lines(monkeypatch):
     monkeypatch.setenv("EVTP_PROGRESS", "0")
 
 
+def with_extra_load(case, bus: str, t: int, dp_kw: float):
+    """``case`` with ``dp_kw`` more active load at (bus, t) (a row added where there is none):
+    the perturbation of the finite-difference DLMP tests."""
+    from dataclasses import replace
+
+    f = case.feeder
+    loads = f.loads.copy()
+    hit = (loads.bus == bus) & (loads.t == t)
+    if hit.any():
+        loads.loc[hit, "p_kw"] += dp_kw
+    else:
+        loads.loc[len(loads)] = {"bus": bus, "t": t, "p_kw": dp_kw, "q_kvar": 0.0}
+    return replace(case, feeder=replace(f, loads=loads))
+
+
 def three_bus(
     *,
     load1=(200.0, 100.0),

@@ -4,27 +4,19 @@ kWh consumed at a bus and step, checked by finite differences of the optimal sys
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 
 from cases.builtin import load_case
 from coupling.jobs.strategy import base_energy_cost, run_strategy
+from tests.conftest import with_extra_load
 
 
 def _system_cost(case, bus=None, t=None, dp_kw=0.0) -> float:
     """Optimal system cost (currency): the grid strategy's objective plus the base load's
     constant cost, with ``dp_kw`` more load at (bus, t)."""
-    f = case.feeder
     if dp_kw:
-        loads = f.loads.copy()
-        hit = (loads.bus == bus) & (loads.t == t)
-        if hit.any():
-            loads.loc[hit, "p_kw"] += dp_kw
-        else:
-            loads.loc[len(loads)] = {"bus": bus, "t": t, "p_kw": dp_kw, "q_kvar": 0.0}
-        case = replace(case, feeder=replace(f, loads=loads))
+        case = with_extra_load(case, bus, t, dp_kw)
     run = run_strategy(case, "grid", ac_correction=False)
     return run.summary["objective"] + base_energy_cost(case.feeder)
 

@@ -18,7 +18,7 @@ from power.ac_check import ac_check
 from power.distflow import distflow_state, relaxation_gap
 from power.dlmp import distflow_dlmp_arrays
 from power.limits import net_load
-from tests.conftest import three_bus
+from tests.conftest import three_bus, with_extra_load
 
 
 def _case(f):
@@ -32,14 +32,7 @@ def _solve(case):
 
 
 def _cost_with_load(case, bus, t, dp_kw):
-    f = case.feeder
-    loads = f.loads.copy()
-    hit = (loads.bus == bus) & (loads.t == t)
-    if hit.any():
-        loads.loc[hit, "p_kw"] += dp_kw
-    else:
-        loads.loc[len(loads)] = {"bus": bus, "t": t, "p_kw": dp_kw, "q_kvar": 0.0}
-    m, out = _solve(_case(replace(f, loads=loads)))
+    m, out = _solve(_case(with_extra_load(case, bus, t, dp_kw).feeder))
     return out.result.objective
 
 
