@@ -33,7 +33,9 @@ def declare_lindistflow(
     allow_export: bool = True,
     losses: LinearGrid | None = None,
 ) -> None:
-    """Add the LinDistFlow sets of ``feeder`` to ``prob``.
+    """Add the LinDistFlow sets of ``feeder`` to ``prob``: :func:`declare_limits` (the flow,
+    voltage, import and generator columns with their bounds and costs),
+    :func:`declare_p_balance` and :func:`declare_v_drop`.
 
     limits : the effective limits (default :func:`power.limits.effective_limits` with the
         fixed reactive flows, i.e. exact S-ratings); robust margins and AC corrections enter
@@ -44,27 +46,40 @@ def declare_lindistflow(
         ``a_l + b_l P_l`` is load at its downstream bus, so that bus's balance reads
         ``(1 - b_l) P_l - outflow = load + a_l`` (as :func:`power.lindistflow.set_losses`).
     """
-    tree, T, dt = feeder.tree, feeder.steps, feeder.dt_h
-    buses, lines = feeder.bus_ids, feeder.line_ids
-    nb, nl = len(buses), len(lines)
-    gens = feeder.generators
-    ng = len(gens)
-    q = fixed_q_flows(feeder)
-    lim = limits if limits is not None else effective_limits(feeder, q)
-    eye = sp.identity(T, format="csr")
-    steps = np.arange(T)
+    declare_limits(
+        prob, feeder, limits=limits, enforce_limits=enforce_limits, allow_export=allow_export
+    )
+    declare_p_balance(prob, feeder, losses=losses)
+    declare_v_drop(prob, feeder)
 
+
+def declare_limits(
+    prob: Problem,
+    feeder: Feeder,
+    *,
+    limits: Limits | None = None,
+    enforce_limits: bool = True,
+    allow_export: bool = True,
+) -> None:
+    """Columns ``p[line, t]`` (kW) and ``w[bus, t]`` (pu^2) bounded by the effective limits
+    (the slack's ``w`` fixed to ``v_slack_pu^2``), ``p_import[t]`` (kW) at the slack price and
+    ``p_gen[gen, t]`` (kW) within its range at its cost (currency per step: price x dt)."""
+    tree, T, dt = feeder.tree, feeder.steps, feeder.dt_h
+    nb, nl = len(feeder.bus_ids), len(feeder.line_ids)
+    gens = feeder.generators
+    lim = limits if limits is not None else effective_limits(feeder, fixed_q_flows(feeder))
+    steps = np.arange(T)
     inf = np.full((nl, T), np.inf)
     prob.add_vars(
         "p",
-        index(line=lines, t=steps),
+        index(line=feeder.line_ids, t=steps),
         -lim.flow_down_kw if enforce_limits else -inf,
         lim.flow_up_kw if enforce_limits else inf,
     )
     w_lo = lim.w_min.copy() if enforce_limits else np.full((nb, T), -np.inf)
     w_hi = lim.w_max.copy() if enforce_limits else np.full((nb, T), np.inf)
     w_lo[tree.slack] = w_hi[tree.slack] = feeder.v_slack_pu**2
-    prob.add_vars("w", index(bus=buses, t=steps), w_lo, w_hi)
+    prob.add_vars("w", index(bus=feeder.bus_ids, t=steps), w_lo, w_hi)
     prob.add_vars(
         "p_import",
         index(t=steps),
@@ -80,6 +95,18 @@ def declare_lindistflow(
         dt * np.repeat(gens["cost_per_kwh"].to_numpy(float), T),
     )
 
+
+def declare_p_balance(prob: Problem, feeder: Feeder, *, losses: LinearGrid | None = None) -> None:
+    """Rows ``p_bal[bus, t]``: inflow - outflow + import (slack) + generation = load -
+    renewables (kW), with line l's linearised loss ``a_l + b_l P_l`` as load at its downstream
+    bus when ``losses`` has them. Needs the columns of :func:`declare_limits`."""
+    tree, T = feeder.tree, feeder.steps
+    buses = feeder.bus_ids
+    nb, nl = len(buses), len(feeder.line_ids)
+    gens = feeder.generators
+    ng = len(gens)
+    eye = sp.identity(T, format="csr")
+    steps = np.arange(T)
     # topology: +1 at a line's downstream bus (inflow), -1 at its upstream bus (outflow)
     ll = np.arange(nl)
     inc = sp.csr_matrix(
@@ -105,14 +132,23 @@ def declare_lindistflow(
         net,
         net,
     )
+
+
+def declare_v_drop(prob: Problem, feeder: Feeder) -> None:
+    """Rows ``v_drop[line, t]``: ``w_child - w_parent + 2 r P = -2 x Q`` (pu^2) with the
+    reactive flows ``Q`` fixed by the loads. Needs the columns of :func:`declare_limits`."""
+    tree, T = feeder.tree, feeder.steps
+    nb, nl = len(feeder.bus_ids), len(feeder.line_ids)
+    eye = sp.identity(T, format="csr")
+    ll = np.arange(nl)
     drop = sp.csr_matrix(
         (np.r_[np.ones(nl), -np.ones(nl)], (np.r_[ll, ll], np.r_[tree.child_bus, tree.parent_bus])),
         shape=(nl, nb),
     )
-    rhs = -2.0 * tree.x_pu_kw[:, None] * q
+    rhs = -2.0 * tree.x_pu_kw[:, None] * fixed_q_flows(feeder)
     prob.add_rows(
         "v_drop",
-        index(line=lines, t=steps),
+        index(line=feeder.line_ids, t=np.arange(T)),
         {"w": sp.kron(drop, eye), "p": sp.kron(sp.diags(2.0 * tree.r_pu_kw), eye)},
         rhs,
         rhs,
