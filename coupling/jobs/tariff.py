@@ -45,6 +45,10 @@ from power.solve import CompiledQP, solve
 from robust.sets import SetKind
 from traffic.results import dta_results
 
+# the default loop options of TariffOptions: stand for the case's own (:func:`loop_options`,
+# its [parameters] step_kw, step_rule, max_iter), resolved when a run starts
+CASE_LOOP = LoopOptions()
+
 
 @dataclass(frozen=True)
 class TariffOptions:
@@ -56,7 +60,7 @@ class TariffOptions:
     mechanism: Literal["auto", "dlmp", "subgradient", "fleet-market"] = "auto"
     samples: int = 0
     seed: int = 0
-    loop: LoopOptions = LoopOptions()
+    loop: LoopOptions = field(default_factory=lambda: CASE_LOOP)  # CASE_LOOP: the case's
     parallel: bool = True  # aggregators in parallel threads
     ac_correction: bool = True  # AC-corrected DSO stage and loop acceptance
     grid_model: Literal["lindistflow", "distflow"] = "lindistflow"  # of the DSO stage
@@ -154,6 +158,13 @@ def mechanism_of(case: Case, requested: str = "auto") -> str:
     return requested
 
 
+def resolved(case: Case, opts: TariffOptions) -> TariffOptions:
+    """``opts`` with the mechanism and loop options the run of ``case`` uses (auto and None
+    resolved from the case)."""
+    loop = loop_options(case) if opts.loop is CASE_LOOP else opts.loop
+    return replace(opts, mechanism=mechanism_of(case, opts.mechanism), loop=loop)
+
+
 def solve_tariff(
     case: Case,
     opts: TariffOptions = TariffOptions(),
@@ -161,7 +172,7 @@ def solve_tariff(
     progress: Callable[[str], None] | None = None,
 ) -> TariffSolution:
     """Optimisation stage: DSO problem -> DLMP tariffs -> EVA responses -> loop."""
-    opts = replace(opts, mechanism=mechanism_of(case, opts.mechanism))
+    opts = resolved(case, opts)
     say = progress or (lambda _: None)
     f = case.feeder
     steps, dt = case.time.steps, case.time.dt_h
@@ -341,6 +352,7 @@ def finish_tariff(
 ) -> Run:
     """Reporting stage: the final schedule on the linear grid, AC check, out-of-sample
     evaluation, the tables and the summary of DESIGN §5."""
+    opts = resolved(case, opts)
     f = case.feeder
     steps = case.time.steps
     mp = MarketParams.from_case(case)
@@ -393,7 +405,7 @@ def finish_tariff(
             "parameters": {
                 "gamma": sol.gamma,
                 "uncertainty_set": opts.uncertainty_set,
-                "mechanism": mechanism_of(case, opts.mechanism),
+                "mechanism": opts.mechanism,
                 "beta": mp.beta,
                 "eps": mp.eps,
                 "step_kw": opts.loop.step_kw,
@@ -454,7 +466,8 @@ def run_tariff(
     capacity market (:func:`coupling.jobs.fleet_market.run_fleet_market`), by subgradient, as
     the DSO knows no model of the fleet operators.
     """
-    if mechanism_of(case, opts.mechanism) == "fleet-market":
+    opts = resolved(case, opts)
+    if opts.mechanism == "fleet-market":
         from coupling.jobs.fleet_market import run_fleet_market
 
         if opts.grid_model != "lindistflow":
