@@ -219,3 +219,15 @@ def test_fleet_market_refuses_distflow():
 
     with pytest.raises(CaseError, match="grid-model distflow"):
         run_tariff(load_case("hu2014-lv"), TariffOptions(grid_model="distflow"))
+
+
+@pytest.mark.slow
+def test_smart_on_distflow_solves_on_cigre_and_keeps_the_limits_in_ac():
+    """It ended in Clarabel's NumericalError (coefficients from 1e-7 to 3e3); the fallback's
+    regularisation solves it (issue 12), the AC check judges the schedule."""
+    from coupling.jobs.strategy import run_strategy
+
+    s = run_strategy(load_case("cigre-mv-ev"), "smart", grid_model="distflow").summary
+    assert "Solved" in s["status"]
+    assert s["min_voltage_ac_pu"] >= 0.97 - 1e-3 and s["max_line_loading_ac"] <= 1.0 + 1e-3
+    assert s["unserved_kwh"] <= 1e-3
