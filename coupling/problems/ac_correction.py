@@ -331,6 +331,12 @@ class LoopAC:
 
     ``grid``, ``tightening`` : the linear model and AC tightening to start from (e.g. the DSO
     stage's). ``q_fixed_kvar``, ``margins`` : as in the LinDistFlow block.
+
+    The tightening grows by the measured gaps only (:func:`correct_schedule`), not by
+    :func:`next_tightening`'s extrapolation and integral action: those assume a re-solve to
+    the tightened limits, while the loop's prices move on from where they are. With them the
+    subgradient loop on tn20-dn17 no longer settled in 100 iterations (0.64 kW above a limit);
+    with the gaps alone it settles in 79 at AC loading 1.0006.
     """
 
     feeder: Feeder
