@@ -42,7 +42,6 @@ import scipy.sparse.linalg as spla
 from power.duals import grid_duals
 from power.feeder import Feeder
 from power.limits import LinearGrid
-from power.results import long_table
 from power.sensitivity import Sensitivities
 
 
@@ -66,11 +65,50 @@ def dlmp_arrays(
     }
 
 
-def dlmp_table(
-    blk: pyo.Block, feeder: Feeder, sens: Sensitivities, duals: Any, reduced_costs: Any
+# ------------------------------------------------------------------------ the tariffs table
+PARTS = ("dlmp", "energy", "loss", "congestion", "voltage")
+"""The DLMP and its exact parts (``dlmp = energy + loss + congestion + voltage``)."""
+TARIFF_VALUES = tuple(f"{p}_per_kwh" for p in ("tariff", *PARTS))
+"""The value columns of every ``tariffs`` table, in currency/kWh."""
+
+
+def tariff_table(
+    bus_ids: list[str],
+    parts: dict[str, np.ndarray] | None = None,
+    tariff: np.ndarray | None = None,
+    *,
+    stations: list[str] | None = None,
+    station_bus: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Long table (bus, t, dlmp, energy, loss, congestion, voltage) in currency/kWh."""
-    return long_table(feeder.bus_ids, "bus", **dlmp_arrays(blk, feeder, sens, duals, reduced_costs))
+    """The ``tariffs`` table of every job; one schema, all values in currency/kWh:
+
+    ``[station,] bus, t, tariff_per_kwh, dlmp_per_kwh, energy_per_kwh, loss_per_kwh,
+    congestion_per_kwh, voltage_per_kwh``.
+
+    parts : the DLMP and its parts (keys :data:`PARTS`, each buses x steps): the marginal
+        system cost of one more kWh consumed at the bus and step (None: the mechanism has no
+        DSO problem, and those columns are empty).
+    tariff : the network tariff (buses x steps) a consumer pays on top of the energy price;
+        default ``dlmp - energy`` (= loss + congestion + voltage).
+    stations, station_bus : one block of rows per station, at bus ``bus_ids[station_bus[i]]``,
+        instead of one per bus (the ``station`` column is there only then).
+    """
+    if tariff is None:
+        if parts is None:
+            raise ValueError("tariff_table needs the DLMP parts, the tariff or both")
+        tariff = parts["dlmp"] - parts["energy"]
+    n_bus, steps = tariff.shape
+    empty = np.full((n_bus, steps), np.nan)
+    values = {"tariff": tariff} | {p: empty if parts is None else parts[p] for p in PARTS}
+    rows = np.arange(n_bus) if station_bus is None else np.asarray(station_bus, dtype=np.int64)
+    out: dict[str, np.ndarray] = {}
+    if stations is not None:
+        out["station"] = np.repeat(np.asarray(stations, dtype=object), steps)
+    out["bus"] = np.repeat(np.asarray(bus_ids, dtype=object)[rows], steps)
+    out["t"] = np.tile(np.arange(steps), len(rows))
+    for k, v in values.items():
+        out[f"{k}_per_kwh"] = np.asarray(v, dtype=float)[rows].reshape(-1)
+    return pd.DataFrame(out)
 
 
 # ---------------------------------------------------------------------- DistFlow (SOCP)
@@ -178,11 +216,3 @@ def distflow_dlmp_arrays(blk: pyo.Block, feeder: Feeder, res: Any) -> dict[str, 
     # as the reduced cost of p would be (lines x steps): the flow prices of the loop
     out["flow_rc"] = rhs[: len(lt), 1].reshape(steps, len(lines)).T.copy()
     return out
-
-
-def distflow_dlmp_table(blk: pyo.Block, feeder: Feeder, res: Any) -> pd.DataFrame:
-    """Long table (bus, t, dlmp, energy, loss, congestion, voltage) of a DistFlow block."""
-    arr = distflow_dlmp_arrays(blk, feeder, res)
-    arr.pop("residual")
-    arr.pop("flow_rc")
-    return long_table(feeder.bus_ids, "bus", **arr)

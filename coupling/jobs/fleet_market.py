@@ -46,6 +46,7 @@ from coupling.problems.loop import (
     solve_independently,
 )
 from power.ac_check import ac_check
+from power.dlmp import tariff_table
 from power.fleet import Fleet, FleetOptions, add_fleet, bus_load, fleet_results
 from power.limits import LinearGrid, effective_limits, fixed_q_flows, net_load
 from power.solve import CompiledQP, solve
@@ -168,13 +169,7 @@ def run_fleet_market(
             "limit_kw": loop.limits.flow_up_kw.reshape(-1),
         }
     )
-    tariffs = pd.DataFrame(
-        {
-            "bus": np.repeat(f.bus_ids, steps),
-            "t": np.tile(np.arange(steps), len(f.bus_ids)),
-            "tariff": loop.bus_tariff.reshape(-1),
-        }
-    )
+    tariffs = tariff_table(f.bus_ids, tariff=loop.bus_tariff)  # no DSO problem: no DLMP
     summary: dict[str, Any] = {
         "case": case.name,
         "command": command,
@@ -199,7 +194,7 @@ def run_fleet_market(
     tables = grid_tables(f, state, ac) | {
         "fleet": sched,
         "loop": pd.DataFrame(loop.history),
-        "tariffs": tariffs[tariffs.tariff.abs() > 0].reset_index(drop=True),
+        "tariffs": tariffs[tariffs.tariff_per_kwh.abs() > 0].reset_index(drop=True),
         "shadow_prices": shadow,
     }
     return Run(summary=summary, tables=tables)

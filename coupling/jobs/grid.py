@@ -21,7 +21,7 @@ from coupling.problems.grid import (
 )
 from coupling.problems.robust_grid import grid_margins
 from power.ac_check import ACResult, ac_check
-from power.dlmp import dlmp_table
+from power.dlmp import dlmp_arrays, tariff_table
 from power.feeder import Feeder
 from power.lindistflow import GridOptions
 from power.results import GridState, line_loading, long_table
@@ -147,7 +147,9 @@ def run_opf(
             m, m.grid, f, correct=ac_correction, margins=margins, uncertainty=case.uncertainty
         )
         res, state, ac = acr.result, acr.state, acr.ac
-        tariffs = dlmp_table(m.grid, f, sens, res.duals, res.reduced_costs)
+        tariffs = tariff_table(
+            f.bus_ids, dlmp_arrays(m.grid, f, sens, res.duals, res.reduced_costs)
+        )
         extra = {"ac_correction": pd.DataFrame(acr.history)}
     t2 = time.perf_counter()
     s_gamma = gamma if sample_gamma is None else sample_gamma

@@ -37,7 +37,7 @@ from coupling.problems.ac_correction import solve_ac_feasible
 from coupling.problems.grid import schedule_state, solve_distflow, solve_grid_model
 from coupling.problems.lifting import lifted
 from power.ac_check import ac_check
-from power.dlmp import dlmp_table
+from power.dlmp import dlmp_arrays, tariff_table
 from power.feeder import Feeder
 from power.fleet import (
     Fleet,
@@ -216,10 +216,14 @@ def run_strategy(
         if grid_model == "distflow":
             dlmp = acr.tariffs
         else:
-            dlmp = dlmp_table(m.grid, f, None, res.duals, res.reduced_costs)
+            dlmp = tariff_table(
+                f.bus_ids, dlmp_arrays(m.grid, f, None, res.duals, res.reduced_costs)
+            )
             tables["ac_correction"] = pd.DataFrame(acr.history)
         if s.smart:  # objective units, not currency: the duals only, under their own name
-            shadow = dlmp[["bus", "t", "dlmp"]].rename(columns={"dlmp": "shadow_price"})
+            shadow = dlmp[["bus", "t", "dlmp_per_kwh"]].rename(
+                columns={"dlmp_per_kwh": "shadow_price"}
+            )
             tables["shadow_prices"] = shadow
         else:
             tables["tariffs"] = dlmp

@@ -37,7 +37,7 @@ from coupling.problems.loop import (
 from coupling.problems.robust_grid import grid_margins
 from power.ac_check import ac_check
 from power.correction import ACTightening
-from power.dlmp import distflow_dlmp_arrays, dlmp_arrays
+from power.dlmp import distflow_dlmp_arrays, dlmp_arrays, tariff_table
 from power.duals import dual_matrix, grid_duals
 from power.limits import Limits, LinearGrid, effective_limits, fixed_q_flows, net_load
 from power.sensitivity import sensitivities
@@ -356,7 +356,7 @@ def finish_tariff(
     f = case.feeder
     steps = case.time.steps
     mp = MarketParams.from_case(case)
-    stations, bus_of = station_ids(case), station_bus(case)
+    stations = station_ids(case)
     bus_idx = station_bus_index(case)
     sens = sensitivities(f)
     ev_bus = np.zeros((len(f.bus_ids), steps))
@@ -380,15 +380,8 @@ def finish_tariff(
         if opts.samples
         else {}
     )
-    n_y = len(stations)
-    tariffs = pd.DataFrame(
-        {
-            "station": np.repeat(stations, steps),
-            "bus": np.repeat([bus_of[y] for y in stations], steps),
-            "t": np.tile(np.arange(steps), n_y),
-            **{k: v[bus_idx].reshape(-1) for k, v in sol.dlmp.items()},
-            "tariff": sol.bus_tariff[bus_idx].reshape(-1),
-        }
+    tariffs = tariff_table(
+        f.bus_ids, sol.dlmp, sol.bus_tariff, stations=stations, station_bus=bus_idx
     )
     tables = grid_tables(f, state, ac) | {
         "tariffs": tariffs,

@@ -241,14 +241,15 @@ def _shared_limits(df: pd.DataFrame, key: str, columns: list[str]) -> tuple[floa
 
 
 # tariff panels compared on one colour scale: the price levels, and the two DLMP adders
-PRICE_LEVELS = ("dlmp", "energy", "tariff")
-DLMP_ADDERS = ("congestion", "voltage")
+PRICE_LEVELS = ("dlmp_per_kwh", "energy_per_kwh", "tariff_per_kwh")
+DLMP_ADDERS = ("loss_per_kwh", "congestion_per_kwh", "voltage_per_kwh")
 
 
 def tariff_heatmap(tariffs: pd.DataFrame, summary: dict[str, Any] | None = None) -> Figure:
     """Station (or bus) x time heatmaps of the tariff and of the DLMP parts (currency/kWh)."""
     key = "station" if "station" in tariffs else "bus"
-    parts = [c for c in ("dlmp", "energy", "congestion", "voltage", "tariff") if c in tariffs]
+    order = ("dlmp_per_kwh", "energy_per_kwh", *DLMP_ADDERS, "tariff_per_kwh")
+    parts = [c for c in order if c in tariffs and tariffs[c].notna().any()]
     clock = clock_of(summary)
     rows = tariffs[key].nunique()
 
@@ -261,7 +262,7 @@ def tariff_heatmap(tariffs: pd.DataFrame, summary: dict[str, Any] | None = None)
             if len(cols) > 1:
                 limits.update(dict.fromkeys(cols, _shared_limits(tariffs, key, cols)))
         for ax, col in zip(axes[:, 0], parts):
-            title = f"{col} (currency/kWh)"
+            title = f"{col.removesuffix('_per_kwh')} (currency/kWh)"
             im = _heat(ax, tariffs, key, col, title, "magma", limits.get(col), clock)
             if im is not None:
                 _plain_colorbar(fig, im, ax)

@@ -43,6 +43,12 @@ LOADING_COLOURS = ("#2ca02c", "#bcbd22", "#ff7f0e", "#d62728", "#7b2d8e")
 LABEL_MAX = 80  # layers with more elements are named in their hover text only
 VOLTAGE_SCALE = "RdBu"
 TARIFF_SCALE = "Viridis"
+PRICE_COLUMNS = ("dlmp_per_kwh", "tariff_per_kwh")  # a bus's price: its DLMP, else its tariff
+
+
+def _has_values(df: pd.DataFrame, col: str) -> bool:
+    """``col`` is a column of ``df`` with at least one value."""
+    return col in df.columns and bool(df[col].notna().any())
 
 
 def clock_labels(start: str, dt_h: float, steps: list[int] | np.ndarray) -> list[str]:
@@ -155,9 +161,9 @@ class _Layers:
         self.price_name = "DLMP"
         self.bus_dlmp = np.full((len(self.bus_ids), len(self.ts)), np.nan)
         if tariffs is not None and "station" not in tariffs.columns:
-            col = next((c for c in ("dlmp", "tariff") if c in tariffs.columns), None)
+            col = next((c for c in PRICE_COLUMNS if _has_values(tariffs, c)), None)
             if col is not None:
-                self.price_name = "DLMP" if col == "dlmp" else "tariff"
+                self.price_name = "DLMP" if col == "dlmp_per_kwh" else "tariff"
                 self.bus_dlmp = _pivot(tariffs, "bus", col, self.bus_ids, self.ts)
         self.ev_kw = self._fleet_load(tables.get("fleet"))
         st = case.traffic.stations if case.traffic is not None else None
@@ -193,10 +199,10 @@ class _Layers:
         self.st_charging = _pivot(st, "station", "charging", ids, self.ts)
         col = None
         if tariffs is not None and "station" in tariffs.columns:
-            col = next((c for c in ("tariff", "dlmp") if c in tariffs.columns), None)
+            col = next((c for c in PRICE_COLUMNS[::-1] if c in tariffs.columns), None)
         if col is not None:
             self.st_colour = _pivot(tariffs, "station", col, ids, self.ts)
-            self.st_what = f"{col} (currency/kWh)"
+            self.st_what = f"{col.removesuffix('_per_kwh')} (currency/kWh)"
         elif np.isfinite(self.bus_dlmp).any():
             pos = {b: i for i, b in enumerate(self.bus_ids)}
             self.st_colour = self.bus_dlmp[[pos[b] for b in self.stations["bus"]]]

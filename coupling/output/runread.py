@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from coupling.output.summary import RunSummary
+from power.dlmp import TARIFF_VALUES
 
 # columns every reader of a table relies on, and which of them hold numbers
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -22,10 +23,10 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "fleet": ("ev", "t", "p_kw", "soc"),
     "lines": ("line", "t", "loading"),
     "buses": ("bus", "t", "v_pu"),
-    "tariffs": ("t",),
+    "tariffs": ("bus", "t", *TARIFF_VALUES),
 }
-NUMERIC = {"t", "inflow", "queued", "charging", "p_kw", "soc", "loading", "v_pu"}
-TARIFF_VALUES = ("dlmp", "energy", "congestion", "voltage", "tariff")
+NUMERIC = {"t", "inflow", "queued", "charging", "p_kw", "soc", "loading", "v_pu", *TARIFF_VALUES}
+NULLABLE = set(TARIFF_VALUES[1:])  # the DLMP parts: empty where a mechanism has no DSO problem
 ID_COLUMNS = {"bus": str, "line": str, "station": str, "ev": str}
 MAX_SUMMARY_BYTES = 10 << 20  # a summary.json is a few kB
 
@@ -73,15 +74,9 @@ def _check_table(name: str, df: pd.DataFrame, f: Path) -> None:
     for col in need:
         if col not in df.columns:
             raise RunFolderError(f"{f}: column {col!r} missing; {DAMAGED}")
-    if name == "tariffs":
-        if not ({"station", "bus"} & set(df.columns)):
-            raise RunFolderError(f"{f}: column 'station' or 'bus' missing; {DAMAGED}")
-        if not (set(TARIFF_VALUES) & set(df.columns)):
-            raise RunFolderError(f"{f}: no tariff column ({', '.join(TARIFF_VALUES)}); {DAMAGED}")
-    numeric = [c for c in df.columns if c in NUMERIC or (name == "tariffs" and c in TARIFF_VALUES)]
-    for col in numeric:
+    for col in (c for c in df.columns if c in NUMERIC):
         values = pd.to_numeric(df[col], errors="coerce")
-        bad = values.isna() & df[col].notna() | df[col].isna()
+        bad = values.isna() & df[col].notna() | (df[col].isna() & (col not in NULLABLE))
         if bad.any():
             row = int(bad.to_numpy().argmax())
             value = df[col].iloc[row]

@@ -116,7 +116,7 @@ def solve_distflow(
     from coupling.problems.ac_correction import history_row
     from power.correction import ac_excess
     from power.distflow import distflow_state, relaxation_gap, solve_socp
-    from power.dlmp import distflow_dlmp_arrays
+    from power.dlmp import distflow_dlmp_arrays, tariff_table
 
     res = solve_socp(m, blk.socs, duals=duals)
     state = distflow_state(blk, feeder)
@@ -132,7 +132,7 @@ def solve_distflow(
         arr = distflow_dlmp_arrays(blk, feeder, res)
         resid = float(np.abs(arr.pop("residual")).max(initial=0.0))
         arr.pop("flow_rc")
-        tariffs = long_table(feeder.bus_ids, "bus", **arr)
+        tariffs = tariff_table(feeder.bus_ids, arr)
     return DistFlowSolved(
         result=res,
         state=state,

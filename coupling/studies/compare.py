@@ -108,13 +108,13 @@ def _over_time(
 
 
 def _tariff_shift(ta: dict, tb: dict) -> pd.DataFrame:
-    """Tariff (else DLMP) of A and B per station (else bus) and step, and B - A."""
+    """Network tariff (currency/kWh) of A and B per station (else bus) and step, and B - A."""
     a, b = ta.get("tariffs"), tb.get("tariffs")
     if a is None or b is None:
         return pd.DataFrame()
     key = "station" if "station" in a and "station" in b else "bus"
-    col = next((c for c in ("tariff", "dlmp") if c in a and c in b), None)
-    if col is None or key not in a or key not in b:
+    col = "tariff_per_kwh"
+    if col not in a or col not in b or key not in a or key not in b:
         return pd.DataFrame()
     out = _over_time(a, b, [key], col, "tariff").rename(columns={key: "where"})
     return out.round(TARIFF_DECIMALS)

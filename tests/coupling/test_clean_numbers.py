@@ -102,9 +102,9 @@ def test_tariff_adders_written_as_zero(tmp_path_factory):
     """tn20-dn17's tariff parts are ~1e-12 round-off where nothing binds (8.6e-13 before the
     fix): written as exact zeros, and dlmp = energy + loss + congestion + voltage still holds."""
     t = pd.read_csv(_run_once("tariff", tmp_path_factory.getbasetemp()) / "tariffs.csv")
-    assert (t.voltage == 0).mean() > 0.5 and (t.congestion == 0).mean() > 0.5
-    parts = t.energy + t.loss + t.congestion + t.voltage  # the loss part of the AC correction
-    np.testing.assert_allclose(t.dlmp, parts, atol=10 * ZERO_TOL)
+    assert (t.voltage_per_kwh == 0).mean() > 0.5 and (t.congestion_per_kwh == 0).mean() > 0.5
+    parts = t.energy_per_kwh + t.loss_per_kwh + t.congestion_per_kwh + t.voltage_per_kwh
+    np.testing.assert_allclose(t.dlmp_per_kwh, parts, atol=10 * ZERO_TOL)  # with the loss part
 
 
 # ---------------------------------------------------------------- compare: no charging time

@@ -60,11 +60,20 @@ def test_opf_tariffs_table(tmp_path):
     r = run("opf", "ieee33", "--out", str(out))
     assert r.returncode == 0, r.stderr
     tar = pd.read_csv(out / "tariffs.csv", dtype={"bus": str})
-    assert list(tar.columns) == ["bus", "t", "dlmp", "energy", "loss", "congestion", "voltage"]
+    assert list(tar.columns) == [
+        "bus",
+        "t",
+        "tariff_per_kwh",
+        "dlmp_per_kwh",
+        "energy_per_kwh",
+        "loss_per_kwh",
+        "congestion_per_kwh",
+        "voltage_per_kwh",
+    ]
     # uncongested and AC-feasible at once (no correction, no loss part): every DLMP equals the
     # import price of its hour (0.175 at 18:00)
-    assert tar.query("t == 18").dlmp.to_numpy() == pytest.approx(0.175)
-    assert (tar.loss == 0.0).all()
+    assert tar.query("t == 18").dlmp_per_kwh.to_numpy() == pytest.approx(0.175)
+    assert (tar.loss_per_kwh == 0.0).all() and (tar.tariff_per_kwh == 0.0).all()
 
 
 def test_bad_input_one_line_exit_2_no_run_folder(tmp_path):

@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from coupling.cli import main
+from power.dlmp import TARIFF_VALUES
 from tests.render import external_urls, render
 
 STEPS, DT, START = 8, 0.5, "06:00"  # step t starts at 06:00 + 30 min x t
@@ -64,13 +65,14 @@ def _run(folder: Path, tariff_bump: dict, loads: dict, shares, loading, grid=Tru
                 "station": np.repeat(["S1", "S2"], STEPS),
                 "bus": np.repeat(["b1", "b2"], STEPS),
                 "t": np.tile(t, 2),
-                "tariff": np.concatenate(
+                "tariff_per_kwh": np.concatenate(
                     [
                         base + np.array([tariff_bump.get((s, i), 0.0) for i in t])
                         for s in ("S1", "S2")
                     ]
                 ),
             }
+            | dict.fromkeys(TARIFF_VALUES[1:], np.nan)  # the schema's DLMP parts, none here
         ).to_csv(folder / "tariffs.csv", index=False)
         pd.DataFrame({"line": "l1", "t": t, "p_kw": 1.0, "q_kvar": 0.0, "loading": loading}).to_csv(
             folder / "lines.csv", index=False
@@ -126,7 +128,7 @@ def test_sentence_numbers_match_pandas(tmp_path):
     # tariffs, recomputed from the two tariffs.csv
     ta, tb = (pd.read_csv(f / "tariffs.csv") for f in (a, b))
     d = ta.merge(tb, on=["station", "t"], suffixes=("_a", "_b"))
-    d["diff"] = d.tariff_b - d.tariff_a
+    d["diff"] = d.tariff_per_kwh_b - d.tariff_per_kwh_a
     eps = 0.1 * d["diff"].abs().max()
     up = d[d["diff"] > eps]
     top = up.loc[up["diff"].idxmax()]

@@ -64,7 +64,7 @@ def test_heatmaps_still_draw_every_row():
     buf = io.BytesIO()
     line_loading_heatmap(_table(889))(buf)
     assert Image.open(buf).size[0] > 0
-    tariffs = _table(60).rename(columns={"line": "bus", "loading": "dlmp"})
+    tariffs = _table(60).rename(columns={"line": "bus", "loading": "dlmp_per_kwh"})
     buf = io.BytesIO()
     tariff_heatmap(tariffs)(buf)
     assert Image.open(buf).size[0] > 0
@@ -107,7 +107,7 @@ def test_hu2014_like_tariff_panel(monkeypatch):
         {
             "bus": np.repeat(buses, len(t)),
             "t": np.tile(t, len(buses)),
-            "tariff": 6.89206e-2 + 1e-8 * np.tile([0, 1, 0, 1], len(buses)),
+            "tariff_per_kwh": 6.89206e-2 + 1e-8 * np.tile([0, 1, 0, 1], len(buses)),
         }
     )
     fig = _drawn(monkeypatch, tariff_heatmap, tariffs, summary=HU)

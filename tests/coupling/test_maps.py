@@ -131,7 +131,7 @@ def test_tn20_tariff_map(tn20_run, tmp_path):
         v = buses[buses.t == t].set_index("bus").v_pu
         assert bus_tr["marker"]["color"] == pytest.approx(v.loc[case.feeder.bus_ids].tolist())
         st_tr = _frame_trace(fig, k, "stations (tariff (currency/kWh))")
-        tar = tariffs[tariffs.t == t].set_index("station").tariff
+        tar = tariffs[tariffs.t == t].set_index("station").tariff_per_kwh
         assert st_tr["marker"]["color"] == pytest.approx(tar.loc[st_tr["text"]].tolist())
         mid = _frame_trace(fig, k, "line names")
         load = lines[lines.t == t].set_index("line").loading
@@ -209,7 +209,9 @@ def test_grid_only_map_by_hand(tmp_path):
             {"line": ["a", "b"] * 3, "t": [0, 0, 1, 1, 2, 2], "loading": loading}
         ),
         "buses": pd.DataFrame({"bus": ["0", "1", "2"] * 3, "t": ts3, "v_pu": v}),
-        "tariffs": pd.DataFrame({"bus": ["0", "1", "2"] * 3, "t": ts3, "dlmp": np.arange(9) / 100}),
+        "tariffs": pd.DataFrame(
+            {"bus": ["0", "1", "2"] * 3, "t": ts3, "dlmp_per_kwh": np.arange(9) / 100}
+        ),
     }
     fig = figure_json(case, tables)
     names = [d["name"] for d in fig["data"]]
@@ -324,7 +326,9 @@ def test_fleet_load_and_bus_tariff_in_bus_hover():
         "fleet": pd.DataFrame(
             {"ev": ["ev1", "ev2", "ev2"], "t": [5, 5, 6], "p_kw": [2.3, 1.0, 0.7]}
         ),
-        "tariffs": pd.DataFrame({"bus": ["H1", "H1"], "t": [5, 6], "tariff": [0.081, 0.09]}),
+        "tariffs": pd.DataFrame(
+            {"bus": ["H1", "H1"], "t": [5, 6], "tariff_per_kwh": [0.081, 0.09]}
+        ),
     }
     fig = figure_json(case, tables)
     hover = dict(zip(case.feeder.bus_ids, _frame_trace(fig, 0, "buses")["hovertext"]))

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from coupling.cli import main
+from power.dlmp import TARIFF_VALUES
 from tests.coupling.test_output_policy import hand_run, snapshot
 
 
@@ -66,7 +67,11 @@ DAMAGE = {
     "paths empty": (write("paths.csv", b""), ["paths.csv", "empty"]),
     "tariffs without values": (
         write("tariffs.csv", b"bus,t\n1,0\n"),
-        ["tariffs.csv", "no tariff column"],
+        ["tariffs.csv", "column 'tariff_per_kwh' missing"],
+    ),
+    "tariffs with an empty tariff": (
+        write("tariffs.csv", (",".join(("bus", "t", *TARIFF_VALUES)) + "\n1,0,,,,,,\n").encode()),
+        ["tariffs.csv", "'tariff_per_kwh'", "row 2", "not a number"],
     ),
 }
 

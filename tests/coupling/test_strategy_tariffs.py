@@ -33,11 +33,11 @@ def test_grid_tariffs_are_dlmps_by_finite_differences(grid_run):
     f = case.feeder
     # the energy part is the slack price, not 0 (the import is priced)
     price = f.price_per_kwh[tar.t.to_numpy()]
-    np.testing.assert_allclose(tar.energy.to_numpy(), price, rtol=1e-9)
-    parts = tar[["energy", "loss", "congestion", "voltage"]].sum(axis=1)
-    np.testing.assert_allclose(tar.dlmp.to_numpy(), parts.to_numpy(), atol=1e-9)
+    np.testing.assert_allclose(tar.energy_per_kwh.to_numpy(), price, rtol=1e-9)
+    parts = tar[[f"{p}_per_kwh" for p in ("energy", "loss", "congestion", "voltage")]].sum(axis=1)
+    np.testing.assert_allclose(tar.dlmp_per_kwh.to_numpy(), parts.to_numpy(), atol=1e-9)
     # a bus and step where a limit binds, and one where only energy counts
-    limit = (tar.congestion + tar.voltage).abs()
+    limit = (tar.congestion_per_kwh + tar.voltage_per_kwh).abs()
     assert limit.max() > 1e-3, "hu2014-lv's grid strategy should bind its transformer"
     binding = tar.loc[limit.idxmax()]
     free = tar[(limit < 1e-9) & (tar.bus != f.slack_bus)].iloc[0]
@@ -46,7 +46,7 @@ def test_grid_tariffs_are_dlmps_by_finite_differences(grid_run):
         up = _system_cost(case, row.bus, int(row.t), h)
         dn = _system_cost(case, row.bus, int(row.t), -h)
         fd = (up - dn) / (2 * h * f.dt_h)
-        assert fd == pytest.approx(row.dlmp, rel=0.01), (row.bus, row.t)
+        assert fd == pytest.approx(row.dlmp_per_kwh, rel=0.01), (row.bus, row.t)
 
 
 def test_smart_writes_shadow_prices_not_tariffs():

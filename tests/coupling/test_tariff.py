@@ -29,15 +29,16 @@ def test_one_eva_reproduces_centralised_optimum():
     # line b (250 kW, 100 kW base load at bus 2) is congested at t=1: station SB gets a
     # positive tariff there and draws exactly the 150 kW left
     tar = run.tables["tariffs"].set_index(["station", "t"])
-    assert tar.loc[("SB", 1), "tariff"] > 1e-3
-    assert tar.loc[("SA", 1), "tariff"] == pytest.approx(0.0, abs=1e-8)
+    assert tar.loc[("SB", 1), "tariff_per_kwh"] > 1e-3
+    assert tar.loc[("SA", 1), "tariff_per_kwh"] == pytest.approx(0.0, abs=1e-8)
     st = run.tables["stations"].set_index(["station", "t"])
     assert st.loc[("SB", 1), "p_kw"] == pytest.approx(150.0, abs=KW)
     # tariff = DLMP - energy part, parts add up
     # tariff = DLMP - energy part and the parts add up (interior-point duals: 1e-6 accuracy)
-    assert (tar.dlmp - tar.energy).to_numpy() == pytest.approx(tar.tariff.to_numpy(), abs=1e-6)
-    parts = tar.energy + tar.congestion + tar.voltage
-    assert parts.to_numpy() == pytest.approx(tar.dlmp.to_numpy(), abs=1e-6)
+    network = (tar.dlmp_per_kwh - tar.energy_per_kwh).to_numpy()
+    assert network == pytest.approx(tar.tariff_per_kwh.to_numpy(), abs=1e-6)
+    parts = tar.energy_per_kwh + tar.congestion_per_kwh + tar.voltage_per_kwh
+    assert parts.to_numpy() == pytest.approx(tar.dlmp_per_kwh.to_numpy(), abs=1e-6)
 
 
 def test_one_eva_reproduces_corrected_centralised_optimum():
@@ -49,10 +50,11 @@ def test_one_eva_reproduces_corrected_centralised_optimum():
     assert s["decentralised_objective"] == pytest.approx(s["centralised_objective"], rel=REL)
     assert s["max_station_load_gap_kw"] < KW
     tar = run.tables["tariffs"].set_index(["station", "t"])
-    assert (tar.loss > 1e-5).all()  # every station is fed through a lossy line
-    parts = tar.energy + tar.loss + tar.congestion + tar.voltage
-    assert parts.to_numpy() == pytest.approx(tar.dlmp.to_numpy(), abs=1e-6)
-    assert (tar.dlmp - tar.energy).to_numpy() == pytest.approx(tar.tariff.to_numpy(), abs=1e-6)
+    assert (tar.loss_per_kwh > 1e-5).all()  # every station is fed through a lossy line
+    parts = tar.energy_per_kwh + tar.loss_per_kwh + tar.congestion_per_kwh + tar.voltage_per_kwh
+    assert parts.to_numpy() == pytest.approx(tar.dlmp_per_kwh.to_numpy(), abs=1e-6)
+    network = (tar.dlmp_per_kwh - tar.energy_per_kwh).to_numpy()
+    assert network == pytest.approx(tar.tariff_per_kwh.to_numpy(), abs=1e-6)
     # the AC power flow keeps line b within its limit
     lines = run.tables["lines"]
     assert lines.loading_ac.max() <= 1.0 + 1e-3
@@ -94,7 +96,8 @@ def test_robust_tariff_and_cost_rise_with_gamma():
     for g in (0.0, 0.5, 1.0):
         run = run_tariff(tiny_case(gamma=g))
         costs.append(run.summary["centralised_objective"])
-        tariffs.append(run.tables["tariffs"].set_index(["station", "t"]).loc[("SB", 1), "tariff"])
+        tar = run.tables["tariffs"].set_index(["station", "t"])
+        tariffs.append(tar.loc[("SB", 1), "tariff_per_kwh"])
         assert run.summary["converged"]
     assert costs[0] < costs[1] < costs[2]
     assert tariffs[0] < tariffs[1] < tariffs[2]

@@ -18,7 +18,7 @@ def runs():
 
 
 def _tariff(run, station, t):
-    return run.tables["tariffs"].set_index(["station", "t"]).loc[(station, t), "tariff"]
+    return run.tables["tariffs"].set_index(["station", "t"]).loc[(station, t), "tariff_per_kwh"]
 
 
 def test_case_matches_paper_data():

@@ -16,7 +16,7 @@ from coupling.jobs.grid import run_opf
 from coupling.problems.grid import build_opf_distflow, solve_distflow
 from power.ac_check import ac_check
 from power.distflow import distflow_state, relaxation_gap
-from power.dlmp import distflow_dlmp_arrays
+from power.dlmp import TARIFF_VALUES, distflow_dlmp_arrays
 from power.limits import net_load
 from tests.conftest import three_bus, with_extra_load
 
@@ -78,7 +78,7 @@ def test_voltages_equal_pandapower_ac_on_cigre_mv_ev():
     assert s["max_voltage_error_pu"] <= 1e-3
     assert s["relaxation_tight"] is True
     assert s["ac_feasible"] is True
-    assert set(run.tables["tariffs"].columns) >= {"dlmp", "energy", "loss", "congestion"}
+    assert set(run.tables["tariffs"].columns) >= set(TARIFF_VALUES)
     assert "relaxation_gap" in run.tables
 
 
@@ -184,9 +184,9 @@ def test_grid_strategy_on_distflow_is_tight_and_ac_exact():
     assert s["ac_feasible"] is True
     assert s["unserved_kwh"] < 1e-3
     t = run.tables["tariffs"]
-    parts = t[["energy", "loss", "congestion", "voltage"]].sum(axis=1)
-    assert np.abs(parts - t["dlmp"]).max() < 1e-6
-    assert t["loss"].max() > 0.0
+    parts = t[["energy_per_kwh", "loss_per_kwh", "congestion_per_kwh", "voltage_per_kwh"]]
+    assert np.abs(parts.sum(axis=1) - t["dlmp_per_kwh"]).max() < 1e-6
+    assert t["loss_per_kwh"].max() > 0.0
 
 
 @pytest.mark.slow
@@ -210,7 +210,7 @@ def test_cli_opf_grid_model_distflow(tmp_path):
     import pandas as pd
 
     t = pd.read_csv(out / "tariffs.csv")
-    assert t["loss"].max() > 0.02  # 2.6 ct/kWh at the feeder's end at the evening peak
+    assert t["loss_per_kwh"].max() > 0.02  # 2.6 ct/kWh at the feeder's end at the evening peak
 
 
 def test_fleet_market_refuses_distflow():
