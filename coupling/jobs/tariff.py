@@ -106,8 +106,9 @@ class TariffSolution:
     dlmp : bus x step arrays ``dlmp``, ``energy``, ``loss``, ``congestion``, ``voltage``
     (currency/kWh).
     bus_tariff : (buses x steps) final tariff (currency/kWh). central, decentral : (travel,
-    charging) costs. history, converged : the loop's rows and outcome. stations, paths : the
-    aggregators' summed station and path tables. arrival_shortfall, unserved : vehicles.
+    charging) costs. dso_objective : the DSO problem's optimal cost (currency). history,
+    converged : the loop's rows and outcome. stations, paths : the aggregators' summed station
+    and path tables. arrival_shortfall, unserved : vehicles.
     timings : ``build_s``, ``dso_solve_s``, ``loop_s`` (s).
     """
 
@@ -122,6 +123,7 @@ class TariffSolution:
     bus_tariff: np.ndarray
     central: tuple[float, float]
     decentral: tuple[float, float]
+    dso_objective: float
     history: list[dict]
     converged: bool
     status: str
@@ -268,6 +270,7 @@ def solve_tariff(
         dlmp={k: d[k] for k in ("dlmp", "energy", "loss", "congestion", "voltage")},
         bus_tariff=loop.bus_tariff,
         central=central,
+        dso_objective=res.objective,
         decentral=ev_cost(d_travel, 0.0, loads, price, mp, dt),
         history=loop.history,
         converged=loop.converged,
@@ -413,6 +416,7 @@ def finish_tariff(
             "travel_cost": sol.decentral[0],
             "charging_cost": sol.decentral[1],
             "centralised_objective": sum(sol.central),
+            "dso_objective": sol.dso_objective,
             "decentralised_objective": sum(sol.decentral),
             "iterations": len(sol.history),
             "converged": sol.converged,

@@ -102,7 +102,14 @@ class Costs:
         "currency", "energy cost of the fleet's charging", hosting=8, compare=3
     )
     centralised_objective: float | None = key(
-        "currency", "objective of the centralised (DSO + aggregators) problem", sweep=3
+        "currency",
+        "EV cost (travel and charging at the energy price) of the centralised schedule",
+        sweep=3,
+    )
+    dso_objective: float | None = key(
+        "currency",
+        "optimal cost of the DSO problem (import at the slack price and the aggregators' "
+        "terms): its derivative per kWh of load at a bus and step is that bus's DLMP",
     )
     decentralised_objective: float | None = key(
         "currency", "objective reached by the DSO-aggregator loop"
