@@ -100,7 +100,7 @@ def main() -> None:
     from engine.highs import solve_highs
     from engine.problem import Problem
     from engine.router import values
-    from traffic.dta import build_dta
+    from traffic.dta import dta_layout
     from traffic.dta_engine import declare_dta, traffic_cost
     from traffic.results import dta_results, tables_from_values
 
@@ -108,7 +108,7 @@ def main() -> None:
     dta_results(m)
     t_pyomo_tables = time.perf_counter() - t0
     t0 = time.perf_counter()
-    st = build_dta(net, stations, dem, paths, steps, dt_h, 60.0, opts)
+    st = dta_layout(net, stations, dem, paths, steps, dt_h, 60.0, opts)
     prob = Problem()
     declare_dta(prob, st)
     traffic_cost(prob, st, price)

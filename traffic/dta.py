@@ -200,7 +200,7 @@ def _energy_per_vehicle_step(p_kw: float, eta: float, dt_h: float, battery_kwh: 
 
 
 @paused_gc
-def build_dta(
+def dta_layout(
     network: RoadNetwork,
     stations: Stations | None,
     demand: TravelDemand,
@@ -482,7 +482,7 @@ def add_linear_dta(
     TrafficDataError : invalid data, an OD without a path in ``paths``, or a departure SOC
         below ``soc_min``.
     """
-    st = build_dta(
+    st = dta_layout(
         network,
         stations,
         demand,

@@ -3,7 +3,7 @@
 Columns ``veh_min[i]``, ``veh_max[i]`` (vehicles at the SOC floor / at ``soc_max`` of each
 vehicle quantity ``i`` of :class:`traffic.dta.DtaIndex`, >= 0); rows ``balance_veh``,
 ``balance_soc`` (the vehicle and SOC balances), ``exit_capacity``, ``plugs``. The matrices come
-from :func:`traffic.dta.build_dta`, the same structure the Pyomo block is emitted from.
+from :func:`traffic.dta.dta_layout`, the same structure the Pyomo block is emitted from.
 """
 
 from __future__ import annotations
