@@ -100,18 +100,18 @@ def main() -> None:
     from engine.highs import solve_highs
     from engine.problem import Problem
     from engine.router import values
-    from traffic.dta import build_dta
-    from traffic.dta_engine import declare_dta, traffic_cost
+    from traffic.dta import dta_layout
+    from traffic.dta_engine import declare_dta, declare_dta_costs
     from traffic.results import dta_results, tables_from_values
 
     t0 = time.perf_counter()
     dta_results(m)
     t_pyomo_tables = time.perf_counter() - t0
     t0 = time.perf_counter()
-    st = build_dta(net, stations, dem, paths, steps, dt_h, 60.0, opts)
+    st = dta_layout(net, stations, dem, paths, steps, dt_h, 60.0, opts)
     prob = Problem()
     declare_dta(prob, st)
-    traffic_cost(prob, st, price)
+    declare_dta_costs(prob, st, price)
     asm = assemble(prob)
     t_e_build = time.perf_counter() - t0
     opts_e = {"run_crossover": "off"} if args.solver == "ipm" else {}

@@ -158,6 +158,55 @@ class DtaStructure:
     arrival: np.ndarray
     unserved: np.ndarray
 
+    # What the Pyomo block (:func:`add_linear_dta`) and the engine builders
+    # (:mod:`traffic.dta_engine`) both read: one formula each, no second copy.
+
+    @property
+    def n(self) -> int:
+        """Number ``N`` of vehicle quantities (columns of each of ``veh_min``, ``veh_max``)."""
+        return len(self.floor)
+
+    def upper_bounds(self) -> np.ndarray:
+        """Upper bound of each ``veh_min``/``veh_max`` column (vehicles): ``inf``, ``0`` where
+        ``fixed`` (time windows); every lower bound is 0."""
+        ub = np.full(self.n, np.inf)
+        ub[self.fixed] = 0.0
+        return ub
+
+    def soc_terms(self) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """Coefficients (R x N, battery equivalents per vehicle) of ``veh_min`` and ``veh_max``
+        in the SOC twins ``balance_soc``: ``a_veh diag(floor) + a_soc_extra`` and
+        ``soc_max a_veh + a_soc_extra``; the rows read ``... = rhs_soc``."""
+        a, x = self.a_veh, self.a_soc_extra
+        return a @ sp.diags(self.floor) + x, a * self.soc_max + x
+
+    def capacity_sets(
+        self,
+    ) -> list[tuple[str, list[tuple[str, int]], sp.csr_matrix, np.ndarray]]:
+        """``(name, keys, rows, cap)`` of the capacity rows ``rows (vmin + vmax) <= cap``:
+        ``exit_capacity`` keyed (segment, t), vehicles per step, and ``plugs`` keyed
+        (station, t), vehicles; only the rows that can bind (possibly none)."""
+        return [
+            ("exit_capacity", self.exit_keys, self.exit_rows, self.exit_cap),
+            ("plugs", self.plug_keys, self.plug_rows, self.plug_cap),
+        ]
+
+    def cost_coefficients(
+        self, price_per_kwh: np.ndarray | list[float] | float | None = None
+    ) -> tuple[np.ndarray, float]:
+        """The traffic cost as ``c (vmin + vmax) + offset`` (currency; ``c`` per vehicle,
+        the same on both columns): ``w vehicle_steps + penalty (demand - arrivals)`` and, with
+        ``price_per_kwh`` (scalar or one value per step, currency/kWh), the charging energy
+        ``sum_{y,t} price_t dt station_p_kw[y, t]``."""
+        idx, opts = self.index, self.index.options
+        w, pen = opts.cost_per_vehicle_step, opts.penalty_per_vehicle
+        c = w * self.vehicle_steps - pen * self.arrival
+        if price_per_kwh is not None:
+            price = np.broadcast_to(np.asarray(price_per_kwh, dtype=float), (idx.steps,))
+            per_row = np.tile(price * idx.dt_h, len(idx.stations))  # row y*T + t
+            c = c + self.station_load.T @ per_row
+        return c, opts.penalty_per_vehicle * idx.demand_total
+
 
 class _Builder:
     def __init__(self) -> None:
@@ -200,7 +249,7 @@ def _energy_per_vehicle_step(p_kw: float, eta: float, dt_h: float, battery_kwh: 
 
 
 @paused_gc
-def build_dta(
+def dta_layout(
     network: RoadNetwork,
     stations: Stations | None,
     demand: TravelDemand,
@@ -482,7 +531,7 @@ def add_linear_dta(
     TrafficDataError : invalid data, an OD without a path in ``paths``, or a departure SOC
         below ``soc_min``.
     """
-    st = build_dta(
+    st = dta_layout(
         network,
         stations,
         demand,
@@ -494,12 +543,11 @@ def add_linear_dta(
         aggregators=aggregators,
     )
     opts = st.index.options
-    N, T = len(st.floor), st.index.steps
-    floor, m_hi = st.floor, st.soc_max
+    N, T = st.n, st.index.steps
     blk.veh_min = pyo.Var(range(N), domain=pyo.NonNegativeReals, initialize=0.0)
     blk.veh_max = pyo.Var(range(N), domain=pyo.NonNegativeReals, initialize=0.0)
     vmin, vmax = blk.veh_min, blk.veh_max
-    for i in st.fixed.tolist():
+    for i in np.flatnonzero(st.upper_bounds() == 0.0).tolist():
         vmin[i].fix(0.0)
         vmax[i].fix(0.0)
 
@@ -512,33 +560,31 @@ def add_linear_dta(
             linear_vars=[v for i in cols for v in (vmin[i], vmax[i])],
         )
 
-    a, x = st.a_veh, st.a_soc_extra
+    a = st.a_veh
+    s_lo, s_hi = st.soc_terms()
 
     def soc_expr(r: int) -> LinearExpression:
-        s, e = a.indptr[r], a.indptr[r + 1]
-        terms = dict(zip(a.indices[s:e].tolist(), a.data[s:e].tolist(), strict=True))
-        s, e = x.indptr[r], x.indptr[r + 1]
-        extra = dict(zip(x.indices[s:e].tolist(), x.data[s:e].tolist(), strict=True))
         coefs, vars_ = [], []
-        for i in dict.fromkeys(list(terms) + list(extra)):
-            c, xx = terms.get(i, 0.0), extra.get(i, 0.0)
-            coefs += [c * floor[i] + xx, c * m_hi + xx]
-            vars_ += [vmin[i], vmax[i]]
+        for m, v in ((s_lo, vmin), (s_hi, vmax)):
+            s, e = m.indptr[r], m.indptr[r + 1]
+            coefs += m.data[s:e].tolist()
+            vars_ += [v[i] for i in m.indices[s:e].tolist()]
         return LinearExpression(constant=0.0, linear_coefs=coefs, linear_vars=vars_)
 
     R = a.shape[0]
     blk.balance_veh = pyo.Constraint(range(R), rule=lambda _, r: veh_expr(a, r) == st.rhs_veh[r])
     blk.balance_soc = pyo.Constraint(range(R), rule=lambda _, r: soc_expr(r) == st.rhs_soc[r])
-    ek = {k: r for r, k in enumerate(st.exit_keys)}
-    pk = {k: r for r, k in enumerate(st.plug_keys)}
-    blk.exit_capacity = pyo.Constraint(
-        st.exit_keys,
-        rule=lambda _, s_, t: veh_expr(st.exit_rows, ek[s_, t]) <= st.exit_cap[ek[s_, t]],
-    )
-    blk.plugs = pyo.Constraint(
-        st.plug_keys,
-        rule=lambda _, y, t: veh_expr(st.plug_rows, pk[y, t]) <= st.plug_cap[pk[y, t]],
-    )
+    for name, keys, m, cap in st.capacity_sets():
+        pos = {k: r for r, k in enumerate(keys)}
+        blk.add_component(
+            name,
+            pyo.Constraint(
+                keys,
+                rule=lambda _, k, t, m=m, cap=cap, pos=pos: (
+                    veh_expr(m, pos[k, t]) <= cap[pos[k, t]]
+                ),
+            ),
+        )
 
     def load_rule(_: Any, y: str, t: int) -> Any:
         r = st.station_pos[y] * T + t

@@ -14,7 +14,7 @@ from engine.assemble import assemble
 from engine.highs import solve_highs
 from engine.problem import Problem
 from engine.router import values
-from traffic.dta_engine import declare_dta, traffic_cost
+from traffic.dta_engine import declare_dta, declare_dta_costs
 from traffic.results import quantities, tables_from_values
 
 
@@ -30,7 +30,7 @@ def run_traffic(case: Case, *, command: str = "traffic") -> Run:
         prob = Problem()
         declare_dta(prob, st)
         price = case.feeder.price_per_kwh
-        traffic_cost(prob, st, price)
+        declare_dta_costs(prob, st, price)
         asm = assemble(prob)
     t1 = time.perf_counter()
     # interior point without crossover: several times faster than dual simplex on this

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pyomo.environ as pyo
 
 from cases.case import Case, CaseError
-from traffic.dta import DtaOptions, DtaStructure, add_linear_dta, build_dta
+from traffic.dta import DtaOptions, DtaStructure, add_linear_dta, dta_layout
 from traffic.paths import PathSet, k_shortest_paths
 
 
@@ -59,10 +59,10 @@ def add_case_dta(blk: pyo.Block, case: Case, paths: PathSet, aggregators=None) -
 
 
 def case_dta(case: Case, paths: PathSet, aggregators=None) -> DtaStructure:
-    """The case's DTA as matrices (:func:`traffic.dta.build_dta`)."""
+    """The case's DTA as matrices (:func:`traffic.dta.dta_layout`)."""
     tr = case.traffic
     assert tr is not None
-    return build_dta(
+    return dta_layout(
         tr.network,
         tr.stations,
         tr.demand,

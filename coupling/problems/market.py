@@ -2,7 +2,8 @@
 
 The same problems as :func:`coupling.problems.dso.build_dso` and
 :func:`coupling.problems.dso.build_eva` (see that
-module for the maths): one DTA block per aggregator (:func:`traffic.dta_engine.declare_dta`, names
+module for the maths): one DTA block per aggregator (:func:`traffic.dta_engine.declare_dta`
+with the travel and penalty cost of :func:`traffic.dta_engine.declare_dta_costs`, names
 prefixed ``"<aggregator>:"``), the lifted station loads ``charge_kw[station, t]`` (kW) and
 total ``total_kw[t]`` (kW) with the diagonal quadratic costs ``eps dt p^2`` and
 ``beta dt P^2``, and, for the DSO, the LinDistFlow block (:func:`power.lindistflow_engine.
@@ -23,27 +24,27 @@ from power.feeder import Feeder
 from power.limits import Limits
 from power.lindistflow_engine import declare_lindistflow
 from traffic.dta import DtaStructure
-from traffic.dta_engine import declare_dta
+from traffic.dta_engine import StationLoad, declare_dta, declare_dta_costs
 
 
 def _charging(
     prob: Problem,
-    structures: dict[str, DtaStructure],
+    loads: list[StationLoad],
     stations: list[str],
     steps: int,
     dt: float,
     beta: float,
     eps: float,
 ) -> None:
-    """``charge_kw[y, t] = sum_a station_p_kw^a[y, t]`` with cost ``eps dt p^2`` (and
-    ``total_kw[t] = sum_y charge_kw[y, t]`` with ``beta dt P^2`` when beta > 0)."""
+    """``charge_kw[y, t] = sum_a station_p_kw^a[y, t]`` (the aggregators' station load maps
+    ``loads``) with cost ``eps dt p^2`` (and ``total_kw[t] = sum_y charge_kw[y, t]`` with
+    ``beta dt P^2`` when beta > 0)."""
     idx = index(station=np.asarray(stations, dtype=str), t=np.arange(steps))
     n = idx.size
     prob.add_vars("charge_kw", idx, qcost=2.0 * eps * dt)
     terms: dict[str, sp.spmatrix] = {"charge_kw": sp.identity(n, format="csr")}
-    for a, st in structures.items():
-        terms[f"{a}:veh_min"] = -st.station_load
-        terms[f"{a}:veh_max"] = -st.station_load
+    for load in loads:
+        terms.update({name: -m for name, m in load.terms.items()})
     prob.add_rows("charge_def", idx, terms, 0.0, 0.0)
     if beta:
         prob.add_vars("total_kw", index(t=np.arange(steps)), qcost=2.0 * beta * dt)
@@ -55,15 +56,6 @@ def _charging(
             0.0,
             0.0,
         )
-
-
-def _traffic_cost(prob: Problem, a: str, st: DtaStructure) -> None:
-    """``w * vehicle_steps + penalty * (demand - arrivals)`` on aggregator ``a``'s columns."""
-    opts = st.index.options
-    c = opts.cost_per_vehicle_step * st.vehicle_steps - opts.penalty_per_vehicle * st.arrival
-    for side in ("veh_min", "veh_max"):
-        prob.vars[f"{a}:{side}"].cost = prob.vars[f"{a}:{side}"].cost + c
-    prob.objective_offset += opts.penalty_per_vehicle * st.index.demand_total
 
 
 def declare_dso(
@@ -79,10 +71,11 @@ def declare_dso(
     prob = Problem()
     T, dt = feeder.steps, feeder.dt_h
     stations = list(station_bus)
+    loads = []
     for a, st in structures.items():
-        declare_dta(prob, st, prefix=f"{a}:")
-        _traffic_cost(prob, a, st)
-    _charging(prob, structures, stations, T, dt, beta, eps)
+        loads.append(declare_dta(prob, st, prefix=f"{a}:"))
+        declare_dta_costs(prob, st, prefix=f"{a}:")  # energy is priced on charge_kw
+    _charging(prob, loads, stations, T, dt, beta, eps)
     declare_lindistflow(prob, feeder, limits=limits)
     bus = np.array([feeder.bus_pos[station_bus[y]] for y in stations], dtype=np.int64)
     at_bus = sp.csr_matrix(
@@ -106,10 +99,10 @@ def declare_eva(
     """Aggregator ``agg``'s QP at zero tariff: its DTA, travel and penalty cost, energy at the
     price ``price`` (currency/kWh per step) and the charging terms."""
     prob = Problem()
-    declare_dta(prob, st, prefix=f"{agg}:")
-    _traffic_cost(prob, agg, st)
+    load = declare_dta(prob, st, prefix=f"{agg}:")
+    declare_dta_costs(prob, st, prefix=f"{agg}:")  # energy is priced on charge_kw
     T = st.index.steps
-    _charging(prob, {agg: st}, stations, T, dt, beta, eps)
+    _charging(prob, [load], stations, T, dt, beta, eps)
     prob.vars["charge_kw"].cost = np.tile(np.asarray(price, float) * dt, len(stations))
     return prob
 

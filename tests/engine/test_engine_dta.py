@@ -16,14 +16,14 @@ from engine.pyomo_view import to_pyomo
 from engine.router import duals, values
 from power.solve import solve
 from traffic.dta import traffic_cost_expr
-from traffic.dta_engine import declare_dta, traffic_cost
+from traffic.dta_engine import declare_dta, declare_dta_costs
 from traffic.results import dta_results, tables_from_values
 
 
 def engine_traffic(st, price):
     prob = Problem()
     declare_dta(prob, st)
-    traffic_cost(prob, st, price)
+    declare_dta_costs(prob, st, price)
     asm = assemble(prob)
     return asm, solve_highs(asm, method="simplex")
 
