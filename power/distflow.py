@@ -43,12 +43,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import clarabel
 import numpy as np
 import pyomo.environ as pyo
 import scipy.sparse as sp
 from pyomo.core.expr.numeric_expr import LinearExpression
-from pyomo.repn import generate_standard_repn
 
 from common.gc import paused_gc
 from power.component_values import ComponentValues
@@ -56,7 +54,15 @@ from power.feeder import Feeder
 from power.limits import Tightening, effective_limits, flow_rating_kw
 from power.lindistflow import add_generators
 from power.results import GridState
-from power.solve import SolveError, SolveResult, _compile_constraints, _load_primal, _row_duals
+from power.solve import (
+    ConicForm,
+    SolveError,
+    SolveResult,
+    _compile_constraints,
+    _load_primal,
+    _row_duals,
+    objective_of,
+)
 
 Extra = Mapping[tuple[str, int], Any]
 # one affine row of a cone: (constant, variables, coefficients)
@@ -282,18 +288,6 @@ class ConicResult(SolveResult):
     socs: list = field(repr=False, default=None)
 
 
-def _objective(model: pyo.ConcreteModel) -> tuple[pyo.Objective, float, Any, list]:
-    (obj,) = list(model.component_data_objects(pyo.Objective, active=True))
-    sign = 1.0 if obj.sense == pyo.minimize else -1.0
-    repn = generate_standard_repn(obj.expr, quadratic=True, compute_values=True)
-    qvars = list(
-        {
-            id(v): v for v in list(repn.linear_vars) + [v for p in repn.quadratic_vars for v in p]
-        }.values()
-    )
-    return obj, sign, repn, qvars
-
-
 def _cone_matrix(
     socs: list, pos: dict[int, int], n: int
 ) -> tuple[sp.csr_matrix, np.ndarray, list[int]]:
@@ -333,50 +327,19 @@ def solve_socp(model: pyo.ConcreteModel, socs: list, *, duals: bool = True) -> C
         When Clarabel does not report a solution.
     """
     t0 = time.perf_counter()
-    obj, sign, repn, qvars = _objective(model)
+    obj, sign, repn, qvars = objective_of(model)
     info = _compile_constraints(model, obj, qvars)
     cols = info.columns
     pos = {id(v): i for i, v in enumerate(cols)}
-    n = len(cols)
-    c = np.zeros(n)
-    for v, k in zip(repn.linear_vars, repn.linear_coefs):
-        c[pos[id(v)]] += sign * k
-    qi, qj, qv = [], [], []
-    for (a, b), k in zip(repn.quadratic_vars, repn.quadratic_coefs):
-        i, j = sorted((pos[id(a)], pos[id(b)]))
-        qi.append(i)
-        qj.append(j)
-        qv.append(sign * k * (2.0 if i == j else 1.0))
-    hess = sp.csc_matrix((qv, (qi, qj)), shape=(n, n))
-    a = info.A.tocsr()
-    rhs = np.asarray(info.rhs, dtype=float)
-    kind = np.array([r.bound_type for r in info.rows], dtype=int)
-    eq, le, ge = kind == 0, kind == 1, kind == -1
-    lb = np.array([-np.inf if v.lb is None else v.lb for v in cols], dtype=float)
-    ub = np.array([np.inf if v.ub is None else v.ub for v in cols], dtype=float)
-    hu, hl = np.flatnonzero(np.isfinite(ub)), np.flatnonzero(np.isfinite(lb))
-    eye = sp.identity(n, format="csr")
-    g, b_soc, dims = _cone_matrix(socs, pos, n)
-    big = sp.vstack([a[eq], a[le], -a[ge], eye[hu], -eye[hl], g], format="csc")
-    b = np.concatenate([rhs[eq], rhs[le], -rhs[ge], ub[hu], -lb[hl], b_soc])
-    n_eq, n_nn = int(eq.sum()), int(le.sum() + ge.sum()) + len(hu) + len(hl)
-    cones: list = []
-    if n_eq:
-        cones.append(clarabel.ZeroConeT(n_eq))
-    if n_nn:
-        cones.append(clarabel.NonnegativeConeT(n_nn))
-    cones += [clarabel.SecondOrderConeT(d) for d in dims]
+    extra = _cone_matrix(socs, pos, len(cols))
+    form = ConicForm.build(info, sign, repn, extra=extra)
     t1 = time.perf_counter()
     # when the tight tolerance stalls numerically (the smart strategies' SOC objective on
     # cigre-mv-ev: coefficients from 1e-7 to 3e3), a looser one with ten times the static
     # regularisation; Clarabel may then end "AlmostSolved" (its reduced tolerances), which
     # the summary's status says and the AC check judges
     for tol, reg in ((1e-10, 1e-8), (1e-8, 1e-7)):
-        settings = clarabel.DefaultSettings()
-        settings.verbose = False
-        settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = tol
-        settings.static_regularization_constant = reg
-        sol = clarabel.DefaultSolver(hess, c, big, b, cones, settings).solve()
+        sol = form.solve(tol, reg)
         status = str(sol.status)
         if "NumericalError" not in status and "InsufficientProgress" not in status:
             break
@@ -387,25 +350,20 @@ def solve_socp(model: pyo.ConcreteModel, socs: list, *, duals: bool = True) -> C
     _load_primal(info, xs)
     z = np.asarray(sol.z)
     out = ConicResult(status, float(pyo.value(obj.expr)), 0.0, t1 - t0)
-    row_ids = np.flatnonzero(eq).tolist() + np.flatnonzero(le).tolist()
-    row_ids += np.flatnonzero(ge).tolist()
+    row_ids = np.flatnonzero(form.eq).tolist() + np.flatnonzero(form.le).tolist()
+    row_ids += np.flatnonzero(form.ge).tolist()
     out.rows = [info.rows[i].constraint for i in row_ids]
-    out.rows += [("ub", int(j)) for j in hu] + [("lb", int(j)) for j in hl]
+    out.rows += [("ub", int(j)) for j in form.hu] + [("lb", int(j)) for j in form.hl]
     if duals:
-        k_eq, k_le = n_eq, n_eq + int(le.sum())
-        k_ge = k_le + int(ge.sum())
-        row_dual = np.zeros(len(kind))
-        row_dual[eq], row_dual[le], row_dual[ge] = -z[:k_eq], -z[k_eq:k_le], z[k_le:k_ge]
-        rc = np.zeros(n)
-        np.add.at(rc, hu, -z[k_ge : k_ge + len(hu)])
-        np.add.at(rc, hl, z[k_ge + len(hu) : k_ge + len(hu) + len(hl)])
-        out.duals = _row_duals(info.rows, sign * row_dual)
-        out.reduced_costs = ComponentValues(cols, sign * rc)
+        row_dual, rc = form.duals(z)
+        out.duals = _row_duals(info.rows, row_dual)
+        out.reduced_costs = ComponentValues(cols, rc)
+    hess, c, dims = form.hess, form.c, extra[2]
     hsym = hess + hess.T - sp.diags(hess.diagonal())
-    out.x, out.z, out.s, out.a = xs, z, np.asarray(sol.s), big.tocsr()
+    out.x, out.z, out.s, out.a = xs, z, np.asarray(sol.s), form.a.tocsr()
     out.grad = c + hsym @ xs
     out.columns = cols
-    out.soc_start = n_eq + n_nn + np.concatenate([[0], np.cumsum(dims)[:-1]]).astype(int)
+    out.soc_start = form.n_eq + form.n_nn + np.concatenate([[0], np.cumsum(dims)[:-1]]).astype(int)
     out.socs = socs
     t3 = time.perf_counter()
     out.solve_s, out.readback_s = t3 - t0, t3 - t2

@@ -191,19 +191,27 @@ def _solve_direct(
 ) -> SolveResult:
     t0 = time.perf_counter()
     info = LinearStandardFormCompiler().write(model, mixed_form=True)
-    cols = info.columns
-    n, m = len(cols), len(info.rows)
-    lb, ub = _bounds(cols)
+    h = highs_model(info, options)
+    out = _run_highs(h, info, duals, t0)
+    if keep:
+        out.kept = KeptLP(h, info)
+    return out
+
+
+def highs_model(info: Any, options: dict) -> highspy.Highs:
+    """A HiGHS instance holding the compiled LP ``info`` (Pyomo's standard form, mixed),
+    passed in one call, with ``options`` set and the log off."""
+    lb, ub = _bounds(info.columns)
     rhs = np.asarray(info.rhs, dtype=float)
     kind = np.array([r.bound_type for r in info.rows], dtype=int)
-    row_lo = np.where(kind <= 0, rhs, -np.inf)
-    row_hi = np.where(kind >= 0, rhs, np.inf)
     a = info.A.tocsc()
+    n = len(info.columns)
     lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = n, m
+    lp.num_col_, lp.num_row_ = n, len(info.rows)
     lp.col_cost_ = np.asarray(info.c.toarray()).ravel() if n else np.zeros(0)
     lp.col_lower_, lp.col_upper_ = lb, ub
-    lp.row_lower_, lp.row_upper_ = row_lo, row_hi
+    lp.row_lower_ = np.where(kind <= 0, rhs, -np.inf)
+    lp.row_upper_ = np.where(kind >= 0, rhs, np.inf)
     lp.offset_ = float(info.c_offset[0]) if len(info.c_offset) else 0.0
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.start_ = a.indptr
@@ -214,10 +222,122 @@ def _solve_direct(
     for k, v in options.items():
         h.setOptionValue(k, v)
     h.passModel(lp)
-    out = _run_highs(h, info, duals, t0)
-    if keep:
-        out.kept = KeptLP(h, info)
-    return out
+    return h
+
+
+def objective_of(model: pyo.ConcreteModel) -> tuple[pyo.Objective, float, Any, list]:
+    """The active objective, its sign (+1 minimise, -1 maximise), its quadratic standard repn
+    and its variables (each once)."""
+    (obj,) = list(model.component_data_objects(pyo.Objective, active=True))
+    sign = 1.0 if obj.sense == pyo.minimize else -1.0
+    repn = generate_standard_repn(obj.expr, quadratic=True, compute_values=True)
+    qvars = list(
+        {
+            id(v): v for v in list(repn.linear_vars) + [v for p in repn.quadratic_vars for v in p]
+        }.values()
+    )
+    return obj, sign, repn, qvars
+
+
+@dataclass
+class ConicForm:
+    """A compiled model as Clarabel takes it: ``min 1/2 x'Px + c'x`` s.t. ``A x + s = b``, ``s``
+    in (zero cone: equality rows; non-negative cone: ``<=`` rows, ``>=`` rows negated, upper
+    then lower bounds; second-order cones of ``extra`` rows), minimising ``sign * objective``.
+
+    Attributes: ``info`` (Pyomo's standard form), ``sign``, ``c``, ``hess`` (upper triangle
+    of P, CSC), ``a`` (CSC), ``b``, ``cones``; masks ``eq``, ``le``, ``ge`` over the rows of
+    ``info``; ``hu``, ``hl`` the columns with finite upper and lower bounds; ``n_eq``, ``n_nn``
+    the sizes of the zero and non-negative cones."""
+
+    info: Any
+    sign: float
+    c: np.ndarray
+    hess: sp.csc_matrix
+    a: sp.csc_matrix
+    b: np.ndarray
+    cones: list
+    eq: np.ndarray
+    le: np.ndarray
+    ge: np.ndarray
+    hu: np.ndarray
+    hl: np.ndarray
+    n_eq: int
+    n_nn: int
+
+    @classmethod
+    def build(
+        cls,
+        info: Any,
+        sign: float,
+        repn: Any,
+        extra: tuple[sp.csr_matrix, np.ndarray, list[int]] | None = None,
+    ) -> ConicForm:
+        """From the compiled constraints ``info`` and the objective's ``repn``; ``extra`` =
+        (rows ``-G``, ``b``, dimensions) of second-order cones appended last."""
+        cols = info.columns
+        pos = {id(v): i for i, v in enumerate(cols)}
+        n = len(cols)
+        c = np.zeros(n)
+        for v, k in zip(repn.linear_vars, repn.linear_coefs):
+            c[pos[id(v)]] += sign * k
+        qi, qj, qv = [], [], []
+        for (x, y), k in zip(repn.quadratic_vars, repn.quadratic_coefs):
+            i, j = sorted((pos[id(x)], pos[id(y)]))
+            qi.append(i)
+            qj.append(j)
+            qv.append(sign * k * (2.0 if i == j else 1.0))
+        hess = sp.csc_matrix((qv, (qi, qj)), shape=(n, n))
+        a = info.A.tocsr()
+        rhs = np.asarray(info.rhs, dtype=float)
+        kind = np.array([r.bound_type for r in info.rows], dtype=int)
+        eq, le, ge = kind == 0, kind == 1, kind == -1
+        lb, ub = _bounds(cols)
+        hu, hl = np.flatnonzero(np.isfinite(ub)), np.flatnonzero(np.isfinite(lb))
+        eye = sp.identity(n, format="csr")
+        blocks = [a[eq], a[le], -a[ge], eye[hu], -eye[hl]]
+        b = [rhs[eq], rhs[le], -rhs[ge], ub[hu], -lb[hl]]
+        dims: list[int] = []
+        if extra is not None:
+            blocks.append(extra[0])
+            b.append(extra[1])
+            dims = list(extra[2])
+        big = sp.vstack(blocks, format="csc") if n else sp.csc_matrix((0, 0))
+        n_eq = int(eq.sum())
+        n_nn = int(le.sum() + ge.sum()) + len(hu) + len(hl)
+        cones: list = [clarabel.ZeroConeT(n_eq)] if n_eq else []
+        if n_nn:
+            cones.append(clarabel.NonnegativeConeT(n_nn))
+        cones += [clarabel.SecondOrderConeT(d) for d in dims]
+        return cls(
+            info, sign, c, hess, big, np.concatenate(b), cones, eq, le, ge, hu, hl, n_eq, n_nn
+        )
+
+    def solve(self, tol: float = 1e-10, regularisation: float | None = None) -> Any:
+        """Clarabel's solution at gap and feasibility tolerance ``tol``."""
+        settings = clarabel.DefaultSettings()
+        settings.verbose = False
+        settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = tol
+        if regularisation is not None:
+            settings.static_regularization_constant = regularisation
+        return clarabel.DefaultSolver(
+            self.hess, self.c, self.a, self.b, self.cones, settings
+        ).solve()
+
+    def duals(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(row duals over the rows of ``info``, reduced costs over its columns) from
+        Clarabel's ``z``, in the convention of this module (d objective / d rhs)."""
+        k_le = self.n_eq + int(self.le.sum())
+        k_ge = k_le + int(self.ge.sum())
+        row_dual = np.zeros(len(self.eq))
+        row_dual[self.eq] = -z[: self.n_eq]
+        row_dual[self.le] = -z[self.n_eq : k_le]
+        row_dual[self.ge] = z[k_le:k_ge]
+        k_hu = k_ge + len(self.hu)
+        rc = np.zeros(len(self.c))
+        np.add.at(rc, self.hu, -z[k_ge:k_hu])
+        np.add.at(rc, self.hl, z[k_hu : k_hu + len(self.hl)])
+        return self.sign * row_dual, self.sign * rc
 
 
 def _run_highs(h: highspy.Highs, info: Any, duals: bool, t0: float) -> SolveResult:
@@ -281,51 +401,14 @@ def _solve_qp(
 ) -> SolveResult:
     """Convex QP: min 1/2 x'Px + c'x s.t. rows and bounds, by Clarabel (interior point)."""
     t0 = time.perf_counter()
-    (obj,) = list(model.component_data_objects(pyo.Objective, active=True))
-    sign = 1.0 if obj.sense == pyo.minimize else -1.0
-    repn = generate_standard_repn(obj.expr, quadratic=True, compute_values=True)
-    qvars = list(
-        {
-            id(v): v for v in list(repn.linear_vars) + [v for p in repn.quadratic_vars for v in p]
-        }.values()
-    )
+    obj, sign, repn, qvars = objective_of(model)
     if compiled is not None:
         info = compiled.standard_form(model, obj, qvars)
     else:
         info = _compile_constraints(model, obj, qvars)
-    cols = info.columns
-    pos = {id(v): i for i, v in enumerate(cols)}
-    n = len(cols)
-    c = np.zeros(n)
-    for v, k in zip(repn.linear_vars, repn.linear_coefs):
-        c[pos[id(v)]] += sign * k
-    qi, qj, qv = [], [], []
-    for (a, b), k in zip(repn.quadratic_vars, repn.quadratic_coefs):
-        i, j = sorted((pos[id(a)], pos[id(b)]))
-        qi.append(i)
-        qj.append(j)
-        qv.append(sign * k * (2.0 if i == j else 1.0))
-    hess = sp.csc_matrix((qv, (qi, qj)), shape=(n, n))  # upper triangle of P
-    a = info.A.tocsr()
-    rhs = np.asarray(info.rhs, dtype=float)
-    kind = np.array([r.bound_type for r in info.rows], dtype=int)
-    eq, le, ge = kind == 0, kind == 1, kind == -1
-    lb, ub = _bounds(cols)
-    hu, hl = np.flatnonzero(np.isfinite(ub)), np.flatnonzero(np.isfinite(lb))
-    eye = sp.identity(n, format="csr")
-    blocks = [a[eq], a[le], -a[ge], eye[hu], -eye[hl]]
-    b = np.concatenate([rhs[eq], rhs[le], -rhs[ge], ub[hu], -lb[hl]])
-    big = sp.vstack(blocks, format="csc") if n else sp.csc_matrix((0, 0))
-    n_eq = int(eq.sum())
-    cones = [clarabel.ZeroConeT(n_eq)] if n_eq else []
-    if len(b) - n_eq:
-        cones.append(clarabel.NonnegativeConeT(len(b) - n_eq))
-    settings = clarabel.DefaultSettings()
-    settings.verbose = False
-    settings.tol_gap_abs = settings.tol_gap_rel = 1e-10
-    settings.tol_feas = 1e-10
+    form = ConicForm.build(info, sign, repn)
     t1 = time.perf_counter()
-    sol = clarabel.DefaultSolver(hess, c, big, b, cones, settings).solve()
+    sol = form.solve()
     t2 = time.perf_counter()
     status = str(sol.status)
     if "Solved" not in status:
@@ -333,17 +416,9 @@ def _solve_qp(
     _load_primal(info, np.asarray(sol.x))
     out = SolveResult(status, float(pyo.value(obj.expr)), 0.0, t1 - t0)
     if duals:
-        z = np.asarray(sol.z)
-        k_eq, k_le, k_ge = n_eq, n_eq + int(le.sum()), n_eq + int(le.sum()) + int(ge.sum())
-        y_eq, y_le, y_ge = -z[:k_eq], -z[k_eq:k_le], z[k_le:k_ge]
-        z_u, z_l = z[k_ge : k_ge + len(hu)], z[k_ge + len(hu) :]
-        row_dual = np.zeros(len(kind))
-        row_dual[eq], row_dual[le], row_dual[ge] = y_eq, y_le, y_ge
-        rc = np.zeros(n)
-        np.add.at(rc, hu, -z_u)
-        np.add.at(rc, hl, z_l)
-        out.duals = _row_duals(info.rows, sign * row_dual)
-        out.reduced_costs = ComponentValues(cols, sign * rc)
+        row_dual, rc = form.duals(np.asarray(sol.z))
+        out.duals = _row_duals(info.rows, row_dual)
+        out.reduced_costs = ComponentValues(info.columns, rc)
     t3 = time.perf_counter()
     out.solve_s, out.readback_s = t3 - t0, t3 - t2
     return out
