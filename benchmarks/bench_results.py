@@ -42,7 +42,7 @@ def _sioux_falls(old: bool) -> dict:
     import pyomo.environ as pyo
 
     from power.solve import solve
-    from traffic.dta import DtaOptions, add_linear_dta, traffic_cost_expr
+    from traffic.dta import DtaOptions, add_linear_dta, dta_layout, traffic_cost_expr
     from traffic.network import Stations
     from traffic.paths import k_shortest_paths
     from traffic.results import dta_results
@@ -76,7 +76,7 @@ def _sioux_falls(old: bool) -> dict:
     t0 = time.perf_counter()
     m = pyo.ConcreteModel()
     opts = DtaOptions(cost_per_vehicle_step=2.0, penalty_per_vehicle=1000.0, max_delay_steps=4)
-    add_linear_dta(m, net, stations, dem, paths, steps, dt_h, 60.0, opts)
+    add_linear_dta(m, dta_layout(net, stations, dem, paths, steps, dt_h, 60.0, opts))
     price = 0.2 + 0.1 * np.sin(np.arange(steps) / steps * 2 * np.pi)
     m.obj = pyo.Objective(expr=traffic_cost_expr(m, price))
     build = time.perf_counter() - t0

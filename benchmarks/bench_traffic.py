@@ -27,7 +27,7 @@ import pandas as pd
 import pyomo.environ as pyo
 from pyomo.contrib.solver.common.factory import SolverFactory
 
-from traffic.dta import DtaOptions, add_linear_dta, traffic_cost_expr
+from traffic.dta import DtaOptions, add_linear_dta, dta_layout, traffic_cost_expr
 from traffic.network import Stations
 from traffic.paths import k_shortest_paths
 from traffic.tntp import tntp_to_traffic
@@ -82,7 +82,7 @@ def main() -> None:
         penalty_per_vehicle=args.penalty,
         max_delay_steps=None if args.max_delay < 0 else args.max_delay,
     )
-    add_linear_dta(m, net, stations, dem, paths, steps, dt_h, 60.0, opts)
+    add_linear_dta(m, dta_layout(net, stations, dem, paths, steps, dt_h, 60.0, opts))
     price = 0.2 + 0.1 * np.sin(np.arange(steps) / steps * 2 * np.pi)
     m.obj = pyo.Objective(expr=traffic_cost_expr(m, price))
     t_build = time.perf_counter() - t0
@@ -100,7 +100,6 @@ def main() -> None:
     from engine.highs import solve_highs
     from engine.problem import Problem
     from engine.router import values
-    from traffic.dta import dta_layout
     from traffic.dta_engine import declare_dta, declare_dta_costs
     from traffic.results import dta_results, tables_from_values
 

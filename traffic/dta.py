@@ -261,9 +261,19 @@ def dta_layout(
     *,
     aggregators: list[str] | tuple[str, ...] | None = None,
 ) -> DtaStructure:
-    """The linear DTA of the module docstring as sparse matrices (:class:`DtaStructure`);
-    parameters as :func:`add_linear_dta`, which emits it as a Pyomo block
-    (:func:`traffic.dta_engine.declare_dta` emits it into the matrix engine).
+    """The linear DTA of the module docstring as sparse matrices (:class:`DtaStructure`):
+    index bookkeeping and coefficients, no solver objects. :func:`add_linear_dta` emits it as a
+    Pyomo block, :func:`traffic.dta_engine.declare_dta` into the matrix engine.
+
+    Parameters
+    ----------
+    network, stations, demand : traffic data; ``stations`` may be None (no charging).
+    paths : path set covering every OD of ``demand`` (see :func:`traffic.paths.k_shortest_paths`).
+    steps, dt_h : the time grid, ``steps`` steps of ``dt_h`` hours.
+    battery_kwh : usable battery capacity of one vehicle (kWh), converts kW to SOC.
+    opts : model parameters (default :class:`DtaOptions`).
+    aggregators : the demand of these aggregators only (None: all). The DSO problem builds
+        one block with all; each aggregator problem builds its own.
 
     Raises
     ------
@@ -487,31 +497,9 @@ def dta_layout(
 
 
 @paused_gc
-def add_linear_dta(
-    blk: pyo.Block,
-    network: RoadNetwork,
-    stations: Stations | None,
-    demand: TravelDemand,
-    paths: PathSet,
-    steps: int,
-    dt_h: float,
-    battery_kwh: float,
-    opts: DtaOptions | None = None,
-    *,
-    aggregators: list[str] | tuple[str, ...] | None = None,
-) -> None:
-    """Add the linear DTA with FCS queues and SOC flows (DESIGN §4.1) to ``blk``.
-
-    Parameters
-    ----------
-    blk : Pyomo block (or model) to add to.
-    network, stations, demand : traffic data; ``stations`` may be None (no charging).
-    paths : path set covering every OD of ``demand`` (see :func:`traffic.paths.k_shortest_paths`).
-    steps, dt_h : the time grid, ``steps`` steps of ``dt_h`` hours.
-    battery_kwh : usable battery capacity of one vehicle (kWh), converts kW to SOC.
-    opts : model parameters (default :class:`DtaOptions`).
-    aggregators : build for the demand of these aggregators only (None: all). The DSO
-        problem builds one block with all; each aggregator problem builds its own.
+def add_linear_dta(blk: pyo.Block, st: DtaStructure) -> None:
+    """Add the linear DTA with FCS queues and SOC flows (DESIGN §4.1), laid out by
+    :func:`dta_layout`, to the Pyomo block (or model) ``blk``.
 
     Adds
     ----
@@ -525,23 +513,7 @@ def add_linear_dta(
 
     The cyclic garbage collector is paused during construction (it otherwise dominates the
     build time of large blocks).
-
-    Raises
-    ------
-    TrafficDataError : invalid data, an OD without a path in ``paths``, or a departure SOC
-        below ``soc_min``.
     """
-    st = dta_layout(
-        network,
-        stations,
-        demand,
-        paths,
-        steps,
-        dt_h,
-        battery_kwh,
-        opts,
-        aggregators=aggregators,
-    )
     opts = st.index.options
     N, T = st.n, st.index.steps
     blk.veh_min = pyo.Var(range(N), domain=pyo.NonNegativeReals, initialize=0.0)

@@ -42,20 +42,7 @@ def case_paths(case: Case) -> PathSet:
 
 def add_case_dta(blk: pyo.Block, case: Case, paths: PathSet, aggregators=None) -> None:
     """The case's DTA block (optionally for some aggregators only)."""
-    tr = case.traffic
-    assert tr is not None
-    add_linear_dta(
-        blk,
-        tr.network,
-        tr.stations,
-        tr.demand,
-        paths,
-        case.time.steps,
-        case.time.dt_h,
-        case.parameter("battery_kwh"),
-        dta_options(case),
-        aggregators=aggregators,
-    )
+    add_linear_dta(blk, case_dta(case, paths, aggregators))
 
 
 def case_dta(case: Case, paths: PathSet, aggregators=None) -> DtaStructure:

@@ -9,7 +9,7 @@ import pyomo.environ as pyo
 import pytest
 from pyomo.contrib.solver.common.factory import SolverFactory
 
-from traffic.dta import DtaOptions, add_linear_dta, traffic_cost_expr
+from traffic.dta import DtaOptions, add_linear_dta, dta_layout, traffic_cost_expr
 from traffic.network import RoadNetwork, Stations, TravelDemand
 from traffic.paths import PathSet
 
@@ -39,7 +39,8 @@ def solve(
 ) -> pyo.ConcreteModel:
     """Build the DTA block, minimise w*vehicle-steps + penalty + price*energy, check optimal."""
     m = pyo.ConcreteModel()
-    add_linear_dta(m, network, stations, demand, paths, steps, dt_h, battery_kwh, opts, **kw)
+    st = dta_layout(network, stations, demand, paths, steps, dt_h, battery_kwh, opts, **kw)
+    add_linear_dta(m, st)
     m.obj = pyo.Objective(expr=traffic_cost_expr(m, price))
     res = SolverFactory("highs").solve(m)
     assert "convergenceCriteriaSatisfied" in str(res.termination_condition)
