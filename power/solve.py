@@ -324,6 +324,18 @@ class ConicForm:
             self.hess, self.c, self.a, self.b, self.cones, settings
         ).solve()
 
+    def solve_stable(self) -> Any:
+        """Clarabel's solution at tolerance 1e-10; when that stalls numerically (the smart
+        strategies' SOC objective: coefficients from 1e-7 to 3e3), once more at 1e-8 with ten
+        times the static regularisation. Clarabel may then end "AlmostSolved" (its reduced
+        tolerances), which the caller's status reports."""
+        for tol, reg in ((1e-10, 1e-8), (1e-8, 1e-7)):
+            sol = self.solve(tol, reg)
+            status = str(sol.status)
+            if "NumericalError" not in status and "InsufficientProgress" not in status:
+                break
+        return sol
+
     def duals(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(row duals over the rows of ``info``, reduced costs over its columns) from
         Clarabel's ``z``, in the convention of this module (d objective / d rhs)."""
@@ -408,7 +420,7 @@ def _solve_qp(
         info = _compile_constraints(model, obj, qvars)
     form = ConicForm.build(info, sign, repn)
     t1 = time.perf_counter()
-    sol = form.solve()
+    sol = form.solve_stable()
     t2 = time.perf_counter()
     status = str(sol.status)
     if "Solved" not in status:
