@@ -85,10 +85,7 @@ def ev_cost(
     charging = sum_t (c_t + beta P_t) P_t dt + eps dt sum_{y,t} p_{y,t}^2 with ``loads``
     (stations x steps, kW) and ``P_t`` their sum (seed 003's C_C&D plus the uniqueness term).
     """
-    total = loads.sum(axis=0)
-    charging = float(
-        ((price + mp.beta * total) * total).sum() * dt + mp.eps * dt * (loads**2).sum()
-    )
+    charging = float((price * loads.sum(axis=0)).sum() * dt + mp.quadratic_cost(loads, dt))
     return travel + penalty, charging
 
 

@@ -26,6 +26,7 @@ optimal electric vehicle charging management", IEEE Trans. Power Systems 29(1).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyomo.environ as pyo
@@ -48,6 +49,20 @@ class MarketParams:
     @classmethod
     def from_case(cls, case: Case) -> MarketParams:
         return cls(beta=case.parameter("beta"), eps=case.parameter("eps"))
+
+    def quadratic_cost(self, loads: np.ndarray, dt: float, total: np.ndarray | None = None) -> Any:
+        """``beta dt sum_t P_t^2 + eps dt sum_{y,t} p_{y,t}^2`` (currency) of ``loads``
+        (stations x steps, kW) with ``P_t`` = ``total`` (default: the column sums). Works on
+        floats and on object arrays of Pyomo variables alike (then a Pyomo expression), so
+        the DSO's and the EVAs' objectives and the reported charging cost are one formula."""
+        if total is None:
+            total = loads.sum(axis=0)
+        quad: Any = 0.0
+        if self.beta:
+            quad = self.beta * dt * (total**2).sum()
+        if self.eps:
+            quad = quad + self.eps * dt * (loads**2).sum()
+        return quad
 
 
 def aggregators(case: Case) -> list[str]:
@@ -77,25 +92,26 @@ def _charging_terms(
     dt: float,
     mp: MarketParams,
 ):
-    """beta dt sum_t (sum_y p_yt)^2 + eps dt sum_yt p_yt^2 as a Pyomo expression, squaring the
-    lifted station loads ``blk.charge_kw[y, t]`` and totals ``blk.total_kw[t]`` (kW; see
+    """:meth:`MarketParams.quadratic_cost` as a Pyomo expression, squaring the lifted station
+    loads ``blk.charge_kw[y, t]`` and totals ``blk.total_kw[t]`` (kW; see
     :mod:`coupling.problems.lifting`)."""
     if not (mp.beta or mp.eps):
         return 0.0
     idx = [(y, t) for y in stations for t in range(steps)]
     charge = lifted(blk, "charge_kw", {k: loads[k] for k in idx}, "station load (kW)")
-    quad = 0.0
+    grid = np.empty((len(stations), steps), dtype=object)
+    for (i, t), k in zip(np.ndindex(grid.shape), idx):
+        grid[i, t] = charge[k]
+    total = None
     if mp.beta:
-        total = lifted(
+        total_kw = lifted(
             blk,
             "total_kw",
             {t: sum(charge[y, t] for y in stations) for t in range(steps)},
             "total EV charging power (kW)",
         )
-        quad = mp.beta * dt * sum(total[t] ** 2 for t in range(steps))
-    if mp.eps:
-        quad = quad + mp.eps * dt * sum(charge[k] ** 2 for k in idx)
-    return quad
+        total = np.array([total_kw[t] for t in range(steps)], dtype=object)
+    return mp.quadratic_cost(grid, dt, total)
 
 
 def build_dso(

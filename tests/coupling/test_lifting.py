@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyomo.environ as pyo
 import pytest
 from pyomo.repn import generate_standard_repn
@@ -33,3 +34,33 @@ def test_aggregator_objective_hessian_is_diagonal():
     repn = generate_standard_repn(obj.expr, quadratic=True)
     assert len(repn.quadratic_vars) > 0
     assert all(a is b for a, b in repn.quadratic_vars)  # squares of single variables only
+
+
+@pytest.mark.parametrize("beta, eps", [(0.02, 1e-4), (0.0, 1e-3), (0.05, 0.0)])
+def test_charging_cost_is_one_formula_in_pyomo_and_numpy(beta, eps):
+    # the DSO/EVA objective term (Pyomo, lifted variables) and the reported charging cost
+    # (numpy) come from MarketParams.quadratic_cost; both must equal the hand sum
+    from coupling.problems.dso import _charging_terms
+
+    rng = np.random.default_rng(3)
+    stations, steps, dt = ["a", "b", "c"], 4, 0.25
+    loads = rng.uniform(0.0, 50.0, (len(stations), steps))
+    hand = beta * dt * sum(loads[:, t].sum() ** 2 for t in range(steps)) + eps * dt * sum(
+        x**2 for x in loads.ravel()
+    )
+    mp = MarketParams(beta=beta, eps=eps)
+    m = pyo.ConcreteModel()
+    m.p = pyo.Var(stations, range(steps))
+    for i, y in enumerate(stations):
+        for t in range(steps):
+            m.p[y, t].value = loads[i, t]
+    expr = _charging_terms(m, m.p, stations, steps, dt, mp)
+    for (y, t), v in m.charge_kw.items():  # the lifted variables at their defining values
+        v.value = m.p[y, t].value
+    if beta:
+        for t in range(steps):
+            m.total_kw[t].value = loads[:, t].sum()
+    else:
+        assert not hasattr(m, "total_kw")
+    assert pyo.value(expr) == pytest.approx(hand, rel=1e-12)
+    assert mp.quadratic_cost(loads, dt) == pytest.approx(hand, rel=1e-12)
