@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from cases.case import CaseError
+from common.validate import Where
 
 MAX_BYTES = 1 << 30  # 1 GiB: no case table comes near it; a larger file is a mistake
 MAX_ABS = 1e15  # |value| of any numeric cell; squares of larger numbers overflow in models
@@ -82,12 +83,6 @@ def plain(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:g}" if math.isfinite(v) and v == v else str(v)
     return repr(v) if isinstance(v, str) else str(v)
-
-
-def _fail(problems: list[str] | None, msg: str, error: type[Exception] = CaseError) -> None:
-    if problems is None:
-        raise error(msg)
-    problems.append(msg)
 
 
 # ---------------------------------------------------------------------- raw bytes and text
@@ -161,17 +156,6 @@ def read_toml(path: str | Path, rel: str = "case.toml") -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- tables
-def _label(df: pd.DataFrame, key: str | None, i: int, col: str = "") -> str:
-    """Element name of row ``i``: its id (and step) and the file line."""
-    parts = []
-    if key is not None and key in df.columns and key != col:
-        parts.append(f"{key} {df[key].iloc[i]!r}")
-    if "t" in df.columns and col != "t":
-        parts.append(f"t={df['t'].iloc[i]}")
-    parts.append(f"(line {i + 2})")
-    return " ".join(parts)
-
-
 def _fix(c: Column) -> str:
     unit = f" in {c.unit}" if c.unit and c.unit not in ("step", "steps", "fraction") else ""
     if c.kind == "int":
@@ -182,10 +166,8 @@ def _fix(c: Column) -> str:
 def _parse_numbers(
     df: pd.DataFrame,
     c: Column,
-    rel: str,
+    w: Where,
     key: str | None,
-    problems: list[str] | None,
-    error: type[Exception],
 ) -> pd.Series | None:
     """Column ``c`` of the all-text frame ``df`` as numbers (int64 when every cell is a whole
     number, else float64, as pandas would infer); None after a problem."""
@@ -220,11 +202,10 @@ def _parse_numbers(
             ok = False
             i = int(idx[0])
             more = f"; {len(idx) - 1} more rows like it" if len(idx) > 1 else ""
-            _fail(
-                problems,
-                f"{rel}: column {c.name}: {_label(df, key, i, c.name)}: value {s.iloc[i]!r} {what} "
+            w.fail(
+                c.name,
+                f"{w.label(df, i, key, col=c.name, line=True)}: value {s.iloc[i]!r} {what} "
                 f"({_fix(c)}{more})",
-                error,
             )
     if not ok:
         return None
@@ -277,33 +258,34 @@ def read_table(
     columns parsed. On a problem: raise ``error`` (a :class:`CaseError` by default), or, with
     ``problems`` given, append every problem found (one per column and kind) and return None.
     """
+    w = Where(rel, error, problems)
     try:
         text = decode(read_bytes(path, rel), rel, nul_ok=True)
     except CaseError as exc:
-        _fail(problems, str(exc), error)
+        w.report(str(exc))
         return None
     names = list(columns)
     pos = text.find("\x00")
     if pos >= 0:
-        _fail(problems, _nul_message(text, pos, rel), error)
+        w.report(_nul_message(text, pos, rel))
         return None
     if not text.strip():
-        _fail(problems, f"{rel}: file is empty (write the header line {','.join(names)})", error)
+        w.fail(None, f"file is empty (write the header line {','.join(names)})")
         return None
     header = next(csv.reader(io.StringIO(text.splitlines()[0])), [])
     seen: set[str] = set()
     for h in header:
         if h.strip() == "":
-            _fail(problems, f"{rel}: header has an empty column name (name every column)", error)
+            w.fail(None, "header has an empty column name (name every column)")
             return None
         if h in seen:
-            _fail(problems, f"{rel}: column {h}: appears twice in the header (keep one)", error)
+            w.fail(h, "appears twice in the header (keep one)")
             return None
         seen.add(h)
     missing = [c for c, spec in columns.items() if spec.required and c not in seen]
     if missing:
         for c in missing:
-            _fail(problems, f"{rel}: column {c}: missing column (add it to the header)", error)
+            w.fail(c, "missing column (add it to the header)")
         return None
     try:
         df = pd.read_csv(
@@ -314,14 +296,13 @@ def read_table(
             skip_blank_lines=True,
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        _fail(problems, f"{rel}: cannot be read as CSV ({str(exc).splitlines()[0]})", error)
+        w.fail(None, f"cannot be read as CSV ({str(exc).splitlines()[0]})")
         return None
     if len(df) < min_rows:
-        _fail(
-            problems,
-            f"{rel}: has no rows (give at least {min_rows} row{'s' if min_rows > 1 else ''} "
+        w.fail(
+            None,
+            f"has no rows (give at least {min_rows} row{'s' if min_rows > 1 else ''} "
             "below the header)",
-            error,
         )
         return None
     key = next((c for c, spec in columns.items() if spec.kind == "id" and c in df.columns), None)
@@ -338,15 +319,14 @@ def read_table(
                 ok = False
                 i = int(np.flatnonzero(empty)[0])
                 what = "id" if spec.kind == "id" else "value"
-                _fail(
-                    problems,
-                    f"{rel}: column {col}: {_label(df, key, i, col)}: "
+                w.fail(
+                    col,
+                    f"{w.label(df, i, key, col=col, line=True)}: "
                     f"empty {what} (write one; text such as None or NA is a valid id)",
-                    error,
                 )
             out[col] = s.where(~empty, np.nan) if spec.empty_ok else s
         else:
-            parsed = _parse_numbers(df.fillna(""), spec, rel, key, problems, error)
+            parsed = _parse_numbers(df.fillna(""), spec, w, key)
             if parsed is None:
                 ok = False
             else:

@@ -19,6 +19,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from common.validate import Where, shown
 from power.registry import FILES, required
 
 RENEWABLE_KINDS = ("pv", "wind")
@@ -43,11 +44,6 @@ def empty_table(name: str) -> pd.DataFrame:
     _, ids, nums = TABLES[name]
     cols = list(ids) + list(nums)
     return pd.DataFrame({c: pd.Series(dtype=str if c in ids else float) for c in cols})
-
-
-def _fail(table: str, column: str | None, msg: str) -> FeederDataError:
-    where = TABLES[table][0] + (f": column {column}" if column else "")
-    return FeederDataError(f"{where}: {msg}")
 
 
 @dataclass(frozen=True)
@@ -213,165 +209,124 @@ class FeederTree:
 
 
 # ---------------------------------------------------------------------- validation
-def _plain(v: object) -> str:
-    """A value as a user reads it (``0.5``, ``'E4'``), never a numpy repr."""
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float):
-        return f"{v:g}"
-    return repr(v)
+# where each table's problems are told; a row is named by the table's first id column
+WHERE = {
+    name: Where(file, FeederDataError, key=ids[0] if ids else None)
+    for name, (file, ids, _) in TABLES.items()
+}
 
 
 def _check_columns(name: str, df: pd.DataFrame) -> None:
     _, ids, nums = TABLES[name]
-    for col in ids + nums:
-        if col not in df.columns:
-            raise _fail(name, col, "missing column")
+    w = WHERE[name]
+    w.missing_columns(df, ids + nums, "missing column")
     for col in ids:
         empty = df[col].isna() | (df[col].astype(str).str.strip() == "")
-        if empty.any():
-            i = int(np.flatnonzero(empty.to_numpy())[0])
-            raise _fail(name, col, f"row {i + 2} has an empty id (write one; None or NA is valid)")
+        w.check(
+            col, empty, lambda i: f"row {i + 2} has an empty id (write one; None or NA is valid)"
+        )
     for col in nums:
         vals = pd.to_numeric(df[col], errors="coerce")
-        bad = vals.isna()
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise _fail(
-                name, col, f"{_label(name, df, i)} has non-numeric value {_plain(df[col].iloc[i])}"
-            )
-        bad = ~np.isfinite(vals.to_numpy(float))
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise _fail(
-                name,
-                col,
-                f"{_label(name, df, i)} value {_plain(df[col].iloc[i])} is not a finite number "
-                "(write a finite number)",
-            )
-
-
-def _label(name: str, df: pd.DataFrame, i: int) -> str:
-    _, ids, _ = TABLES[name]
-    if ids and ids[0] in df.columns:
-        return f"{ids[0]} {_plain(df[ids[0]].iloc[i])}"
-    return f"row {i + 2}"
-
-
-def _first(name: str, df: pd.DataFrame, mask: pd.Series | np.ndarray) -> int | None:
-    idx = np.flatnonzero(np.asarray(mask))
-    return int(idx[0]) if len(idx) else None
-
-
-def _check_unique(name: str, df: pd.DataFrame, cols: list[str]) -> None:
-    dup = df.duplicated(cols)
-    i = _first(name, df, dup)
-    if i is not None:
-        key = ", ".join(f"{c}={_plain(df[c].iloc[i])}" for c in cols)
-        raise _fail(name, cols[0], f"duplicate entry {key}")
-
-
-def _check_ref(name: str, df: pd.DataFrame, col: str, known: set[str], what: str) -> None:
-    i = _first(name, df, ~df[col].isin(known))
-    if i is not None:
-        raise _fail(
-            name, col, f"{_label(name, df, i)} refers to unknown {what} {_plain(df[col].iloc[i])}"
+        w.check(
+            col,
+            vals.isna(),
+            lambda i, col=col: f"{w.label(df, i)} has non-numeric value {shown(df[col].iloc[i])}",
+        )
+        w.range(
+            df,
+            col,
+            np.isfinite(vals.to_numpy(float)),
+            "is not a finite number (write a finite number)",
         )
 
 
-def _check_range(name: str, df: pd.DataFrame, col: str, ok: np.ndarray, rule: str) -> None:
-    i = _first(name, df, ~ok)
-    if i is not None:
-        raise _fail(name, col, f"{_label(name, df, i)} value {_plain(df[col].iloc[i])} {rule}")
-
-
-def _check_t(name: str, df: pd.DataFrame, steps: int) -> None:
+def _step_ok(df: pd.DataFrame, steps: int) -> np.ndarray:
+    """Rows whose ``t`` is a step index in ``0..steps-1``."""
     t = pd.to_numeric(df["t"])
-    ok = (t == np.round(t)) & (t >= 0) & (t < steps)
-    _check_range(name, df, "t", ok.to_numpy(), f"is not a step index in 0..{steps - 1}")
+    return ((t == np.round(t)) & (t >= 0) & (t < steps)).to_numpy()
 
 
 def validate_feeder(f: Feeder) -> None:
     """Check ids, references, ranges, time indices and radiality; raise FeederDataError."""
     if not isinstance(f.steps, int | np.integer) or f.steps < 1:
         raise FeederDataError(
-            f"case.toml: [time] steps must be a positive integer, got {_plain(f.steps)}"
+            f"case.toml: [time] steps must be a positive integer, got {shown(f.steps)}"
         )
     if not (np.isfinite(f.dt_h) and f.dt_h > 0):
         raise FeederDataError(
-            f"case.toml: [time] dt_h must be a finite number of hours > 0, got {_plain(f.dt_h)}"
+            f"case.toml: [time] dt_h must be a finite number of hours > 0, got {shown(f.dt_h)}"
         )
     if not (np.isfinite(f.v_slack_pu) and V_SLACK_RANGE[0] <= f.v_slack_pu <= V_SLACK_RANGE[1]):
         lo, hi = V_SLACK_RANGE
         raise FeederDataError(
             f"case.toml: [grid] v_slack_pu must lie in [{lo:g}, {hi:g}] pu (the substation "
-            f"voltage in per unit of its base_kv), got {_plain(f.v_slack_pu)}"
+            f"voltage in per unit of its base_kv), got {shown(f.v_slack_pu)}"
         )
     for name in TABLES:
         _check_columns(name, getattr(f, name))
     b, ln = f.buses, f.lines
-    _check_unique("buses", b, ["bus"])
-    _check_unique("lines", ln, ["line"])
+    WHERE["buses"].unique(b, ["bus"])
+    WHERE["lines"].unique(ln, ["line"])
     buses = set(b["bus"])
     if f.slack_bus not in buses:
         raise FeederDataError(
             f"case.toml: [grid] slack_bus {f.slack_bus!r} is not in grid/buses.csv"
         )
     vmin, vmax = b["v_min_pu"].to_numpy(float), b["v_max_pu"].to_numpy(float)
-    _check_range("buses", b, "v_min_pu", vmin > 0, "must be positive")
-    _check_range("buses", b, "v_max_pu", vmax >= vmin, "is below v_min_pu")
-    _check_range("buses", b, "base_kv", b["base_kv"].to_numpy(float) > 0, "must be positive")
+    WHERE["buses"].range(b, "v_min_pu", vmin > 0, "must be positive")
+    WHERE["buses"].range(b, "v_max_pu", vmax >= vmin, "is below v_min_pu")
+    WHERE["buses"].range(b, "base_kv", b["base_kv"].to_numpy(float) > 0, "must be positive")
     for col in ("from_bus", "to_bus"):
-        _check_ref("lines", ln, col, buses, "bus")
-    _check_range("lines", ln, "to_bus", (ln.from_bus != ln.to_bus).to_numpy(), "equals from_bus")
+        WHERE["lines"].ref(ln, col, buses, "bus")
+    WHERE["lines"].range(ln, "to_bus", (ln.from_bus != ln.to_bus).to_numpy(), "equals from_bus")
     for col in ("r_ohm", "x_ohm"):
-        _check_range("lines", ln, col, ln[col].to_numpy(float) >= 0, "must be non-negative")
+        WHERE["lines"].range(ln, col, ln[col].to_numpy(float) >= 0, "must be non-negative")
     z = np.hypot(ln["r_ohm"].to_numpy(float), ln["x_ohm"].to_numpy(float))
-    _check_range(
-        "lines",
+    WHERE["lines"].range(
         ln,
         "x_ohm",
         z > 0,
         "with r_ohm 0 is a zero-impedance line (give it its impedance, or merge its two buses)",
     )
-    _check_range("lines", ln, "p_max_kw", ln["p_max_kw"].to_numpy(float) > 0, "must be positive")
+    WHERE["lines"].range(ln, "p_max_kw", ln["p_max_kw"].to_numpy(float) > 0, "must be positive")
     if "s_max_kva" in ln:
         s = ln["s_max_kva"].to_numpy(float)
-        _check_range(
-            "lines", ln, "s_max_kva", np.isnan(s) | ((s > 0) & (s < np.inf)), "must be positive"
+        WHERE["lines"].range(
+            ln, "s_max_kva", np.isnan(s) | ((s > 0) & (s < np.inf)), "must be positive"
         )
     _check_radial(f)
 
+    t_rule = f"is not a step index in 0..{f.steps - 1}"
     ld = f.loads
-    _check_ref("loads", ld, "bus", buses, "bus")
-    _check_t("loads", ld, f.steps)
-    _check_unique("loads", ld, ["bus", "t"])
+    WHERE["loads"].ref(ld, "bus", buses, "bus")
+    WHERE["loads"].range(ld, "t", _step_ok(ld, f.steps), t_rule)
+    WHERE["loads"].unique(ld, ["bus", "t"])
     rn = f.renewables
-    _check_ref("renewables", rn, "bus", buses, "bus")
-    _check_range(
-        "renewables", rn, "kind", rn["kind"].isin(RENEWABLE_KINDS).to_numpy(), "is not pv or wind"
+    WHERE["renewables"].ref(rn, "bus", buses, "bus")
+    WHERE["renewables"].range(
+        rn, "kind", rn["kind"].isin(RENEWABLE_KINDS).to_numpy(), "is not pv or wind"
     )
-    _check_t("renewables", rn, f.steps)
-    _check_range("renewables", rn, "p_kw", rn["p_kw"].to_numpy(float) >= 0, "must be non-negative")
-    _check_unique("renewables", rn, ["bus", "kind", "t"])
+    WHERE["renewables"].range(rn, "t", _step_ok(rn, f.steps), t_rule)
+    WHERE["renewables"].range(rn, "p_kw", rn["p_kw"].to_numpy(float) >= 0, "must be non-negative")
+    WHERE["renewables"].unique(rn, ["bus", "kind", "t"])
     pr = f.prices
-    _check_t("prices", pr, f.steps)
-    _check_unique("prices", pr, ["t"])
+    WHERE["prices"].range(pr, "t", _step_ok(pr, f.steps), t_rule)
+    WHERE["prices"].unique(pr, ["t"])
     missing = sorted(set(range(f.steps)) - set(pr["t"].astype(int)))
     if missing:
-        raise _fail("prices", "t", f"no price for step t={missing[0]}")
+        raise WHERE["prices"].error_for("t", f"no price for step t={missing[0]}")
     g = f.generators
-    _check_unique("generators", g, ["gen"])
-    _check_ref("generators", g, "bus", buses, "bus")
+    WHERE["generators"].unique(g, ["gen"])
+    WHERE["generators"].ref(g, "bus", buses, "bus")
     gmin, gmax = g["p_min_kw"].to_numpy(float), g["p_max_kw"].to_numpy(float)
-    _check_range("generators", g, "p_min_kw", gmin >= 0, "must be non-negative")
-    _check_range("generators", g, "p_max_kw", gmax >= gmin, "is below p_min_kw")
+    WHERE["generators"].range(g, "p_min_kw", gmin >= 0, "must be non-negative")
+    WHERE["generators"].range(g, "p_max_kw", gmax >= gmin, "is below p_min_kw")
     ll = f.line_limits
-    _check_ref("line_limits", ll, "line", set(ln["line"]), "line")
-    _check_t("line_limits", ll, f.steps)
-    _check_unique("line_limits", ll, ["line", "t"])
-    _check_range(
-        "line_limits", ll, "p_max_kw", ll["p_max_kw"].to_numpy(float) > 0, "must be positive"
+    WHERE["line_limits"].ref(ll, "line", set(ln["line"]), "line")
+    WHERE["line_limits"].range(ll, "t", _step_ok(ll, f.steps), t_rule)
+    WHERE["line_limits"].unique(ll, ["line", "t"])
+    WHERE["line_limits"].range(
+        ll, "p_max_kw", ll["p_max_kw"].to_numpy(float) > 0, "must be positive"
     )
 
 
@@ -379,11 +334,13 @@ def _check_radial(f: Feeder) -> None:
     uf = nx.utils.UnionFind(f.buses["bus"])
     for line, a, b in f.lines[["line", "from_bus", "to_bus"]].itertuples(index=False):
         if uf[a] == uf[b]:
-            raise _fail("lines", "line", f"line {line!r} closes a loop: the feeder must be radial")
+            raise WHERE["lines"].error_for(
+                "line", f"line {line!r} closes a loop: the feeder must be radial"
+            )
         uf.union(a, b)
     root = uf[f.slack_bus]
     lost = next((b for b in f.buses["bus"] if uf[b] != root), None)
     if lost is not None:
-        raise _fail(
-            "buses", "bus", f"bus {lost!r} is not connected to the slack bus {f.slack_bus!r}"
+        raise WHERE["buses"].error_for(
+            "bus", f"bus {lost!r} is not connected to the slack bus {f.slack_bus!r}"
         )

@@ -37,6 +37,7 @@ import pyomo.environ as pyo
 from pyomo.core.expr.numeric_expr import LinearExpression
 
 from common.gc import paused_gc
+from common.validate import Where, as_text
 from power.limits import polygon_directions
 from power.registry import FILES, required
 
@@ -57,13 +58,14 @@ class Fleet:
     def validate(self, steps: int, buses: set[str] | list[str]) -> None:
         """Check columns, ids, windows (within 0..steps), SOC values and ratings."""
         df = self.evs
-        for col in ID_COLUMNS + NUM_COLUMNS:
-            if col not in df.columns:
-                raise FleetDataError(f"{FILE}: column {col}: missing column")
+        w = Where(FILE, FleetDataError, key="ev")
+        w.missing_columns(df, ID_COLUMNS + NUM_COLUMNS, "missing column")
         for col in NUM_COLUMNS:
             vals = pd.to_numeric(df[col], errors="coerce")
-            _first_bad(df, col, vals.isna(), "is not a number")
-            _first_bad(df, col, ~np.isfinite(vals.to_numpy(float)), "is not a finite number")
+            w.range(df, col, vals.notna(), "is not a number", show=as_text)
+            w.range(
+                df, col, np.isfinite(vals.to_numpy(float)), "is not a finite number", show=as_text
+            )
         a, d = df.arrival_t.to_numpy(float), df.departure_t.to_numpy(float)
         checks = [
             ("ev", df.ev.duplicated().to_numpy(), "is listed twice"),
@@ -80,23 +82,11 @@ class Fleet:
         eta = df.efficiency.to_numpy(float)
         checks.append(("efficiency", (eta <= 0) | (eta > 1), "must lie in (0, 1]"))
         for col, bad, rule in checks:
-            _first_bad(df, col, bad, rule)
+            w.range(df, col, ~np.asarray(bad), rule, show=as_text)
 
     @property
     def n(self) -> int:
         return len(self.evs)
-
-
-def _first_bad(df: pd.DataFrame, col: str, bad, rule: str) -> None:
-    idx = np.flatnonzero(np.asarray(bad))
-    if len(idx):
-        i = int(idx[0])
-        v = df[col].iloc[i]
-        v = v.item() if isinstance(v, np.generic) else v
-        raise FleetDataError(
-            f"{FILE}: column {col}: ev {str(df.ev.iloc[i])!r} value "
-            f"{f'{v:g}' if isinstance(v, float) else repr(v)} {rule}"
-        )
 
 
 @dataclass(frozen=True)

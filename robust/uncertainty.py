@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from common.validate import Where, as_text
+
 UNCERTAIN_KINDS = ("load", "pv", "wind")
 FILE = "grid/uncertainty.csv"
 # attribute registry (format of power/registry.py): drives validation and the docs
@@ -42,10 +44,13 @@ class Uncertainty:
     def validate(self, buses: Iterable[str]) -> None:
         """Check columns, kinds, bus ids and non-negative fractions."""
         t = self.table
-        for col in (a[1] for a in ATTRIBUTES if a[4]):
-            if col not in t.columns:
-                raise UncertaintyDataError(f"{FILE}: column {col}: missing column")
+        w = Where(FILE, UncertaintyDataError)
+        w.missing_columns(t, [a[1] for a in ATTRIBUTES if a[4]], "missing column")
         known = set(buses)
+
+        def name(i: int) -> str:
+            return f"bus {as_text(t['bus'].iloc[i])} ({t['kind'].iloc[i]})"
+
         checks = [
             ("bus", ~t["bus"].isin(known), "is not a bus of grid/buses.csv"),
             ("kind", ~t["kind"].isin(UNCERTAIN_KINDS), "is not load, pv or wind"),
@@ -56,16 +61,7 @@ class Uncertainty:
         )
         checks.append(("bus", t.duplicated(["bus", "kind"]), "is listed twice for the same kind"))
         for col, bad, rule in checks:
-            idx = np.flatnonzero(np.asarray(bad))
-            if len(idx):
-                i = int(idx[0])
-                v = t[col].iloc[i]
-                v = v.item() if isinstance(v, np.generic) else v
-                shown = f"{v:g}" if isinstance(v, float) else repr(v)
-                raise UncertaintyDataError(
-                    f"{FILE}: column {col}: bus {str(t['bus'].iloc[i])!r} ({t['kind'].iloc[i]}) "
-                    f"value {shown} {rule}"
-                )
+            w.range(t, col, ~np.asarray(bad), rule, name=name)
 
     def xi_frac(self, bus_ids: list[str], kind: str) -> np.ndarray:
         """Deviation fraction per bus (in ``bus_ids`` order) for one kind; 0 where absent."""

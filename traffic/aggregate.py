@@ -47,6 +47,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from common.validate import Where
 from traffic.graph import shortest_distances
 
 BASE_COLUMNS = ("od", "origin", "destination", "aggregator", "t", "vehicles", "soc_total")
@@ -140,8 +141,8 @@ def _nearest_kept(
     return out
 
 
-def _fail(column: str, message: str) -> ValueError:
-    return ValueError(f"demand aggregation: {column}: {message}")
+# problems of the demand table are told as "demand aggregation: <column>: <message>"
+_WHERE = Where("demand aggregation", ValueError, tag="")
 
 
 def aggregate_demand(
@@ -172,16 +173,18 @@ def aggregate_demand(
     """
     missing = [c for c in BASE_COLUMNS if c not in table.columns]
     if missing:
-        raise _fail(missing[0], "missing column of the demand table; add it")
+        raise _WHERE.error_for(missing[0], "missing column of the demand table; add it")
     missing = [c for c in SEGMENT_COLUMNS if c not in segments.columns]
     if missing:
         raise ValueError(f"demand aggregation: segments: missing column {missing[0]}; add it")
     if max_ods is not None and max_ods < 1:
-        raise _fail("max_ods", f"must be at least 1, got {max_ods}")
+        raise _WHERE.error_for("max_ods", f"must be at least 1, got {max_ods}")
     veh_rows = table["vehicles"].to_numpy(float)
     if not np.isfinite(veh_rows).all() or (veh_rows < 0).any():
         i = int(np.flatnonzero(~(np.isfinite(veh_rows) & (veh_rows >= 0)))[0])
-        raise _fail("vehicles", f"od '{table['od'].iloc[i]}' has {veh_rows[i]}; use >= 0")
+        raise _WHERE.error_for(
+            "vehicles", f"od '{table['od'].iloc[i]}' has {veh_rows[i]}; use >= 0"
+        )
     seg_len = segments["length_km"].to_numpy(float)
     if not np.isfinite(seg_len).all() or (seg_len < 0).any():
         i = int(np.flatnonzero(~(np.isfinite(seg_len) & (seg_len >= 0)))[0])
@@ -197,7 +200,7 @@ def aggregate_demand(
     varying = table.groupby("od", sort=False)[attrs].nunique(dropna=False).max()
     if (varying > 1).any():
         col = varying.index[varying > 1][0]
-        raise _fail(col, "must be constant per od (one value over all its rows)")
+        raise _WHERE.error_for(col, "must be constant per od (one value over all its rows)")
 
     ods = table.drop_duplicates("od").set_index("od")[attrs].sort_index()
     od_ids = ods.index.to_numpy()
@@ -216,7 +219,7 @@ def aggregate_demand(
     if max_ods is not None:
         n_groups = int(leader.sum())
         if max_ods < n_groups:
-            raise _fail(
+            raise _WHERE.error_for(
                 "max_ods",
                 f"{max_ods} is below the {n_groups} groups (aggregator x extra columns), "
                 f"each of which keeps one od; use max_ods >= {n_groups}",
@@ -232,7 +235,7 @@ def aggregate_demand(
     direct = dist[oi, di]
     if not np.isfinite(direct).all():
         i = int(np.flatnonzero(~np.isfinite(direct))[0])
-        raise _fail(
+        raise _WHERE.error_for(
             "origin",
             f"od '{od_ids[i]}' has no road path from '{ods['origin'].iloc[i]}' to "
             f"'{ods['destination'].iloc[i]}' over segments; fix the network or drop the od",

@@ -30,6 +30,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from common.validate import Where, bare, first
 from traffic.registry import FILES, columns, required
 
 # table -> (file in a case folder, id (string) columns, numeric columns) and the column order
@@ -44,61 +45,44 @@ class TrafficDataError(ValueError):
     """Invalid traffic data; the message is one line naming file, column and element."""
 
 
-def _fail(table: str, column: str | None, msg: str) -> TrafficDataError:
-    where = TABLES[table][0] + (f": column {column}" if column else "")
-    return TrafficDataError(f"{where}: {msg}")
+# where each table's problems are told; a row is named by the table's first id column
+WHERE = {t: Where(file, TrafficDataError, key=ids[0]) for t, (file, ids, _) in TABLES.items()}
 
 
 def _check_columns(table: str, df: pd.DataFrame) -> pd.DataFrame:
     """Check required columns, cast id columns to str and numeric columns to numbers."""
     _, ids, nums = TABLES[table]
-    for col in ids + nums:
-        if col not in df.columns:
-            raise _fail(table, col, "required column is missing")
+    w = WHERE[table]
+    w.missing_columns(df, ids + nums, "required column is missing")
     out = df.copy()
-    key = ids[0]
     for col in ids:
-        if out[col].isna().any():
-            row = int(np.flatnonzero(out[col].isna().to_numpy())[0])
-            raise _fail(table, col, f"row {row} is empty")
+        w.check(col, out[col].isna(), lambda i: f"row {i} is empty")
         out[col] = out[col].astype(str)
     for col in nums:
         if not pd.api.types.is_numeric_dtype(out[col]):
             conv = pd.to_numeric(out[col], errors="coerce")
-            bad = conv.isna() & out[col].notna()
-            if bad.any():
-                i = int(np.flatnonzero(bad.to_numpy())[0])
-                raise _fail(
-                    table, col, f"{key} '{out[key].iloc[i]}' is not a number ({out[col].iloc[i]!r})"
-                )
-            out[col] = conv
-        if col not in ("x", "y") and out[col].isna().any():
-            i = int(np.flatnonzero(out[col].isna().to_numpy())[0])
-            raise _fail(table, col, f"{key} '{out[key].iloc[i]}' has no value")
-        inf = np.isinf(out[col].to_numpy(dtype=float))
-        if inf.any():
-            i = int(np.flatnonzero(inf)[0])
-            raise _fail(
-                table,
+            w.check(
                 col,
-                f"{key} '{out[key].iloc[i]}' is not a finite number ({out[col].iloc[i]}; "
-                "write a finite number)",
+                conv.isna() & out[col].notna(),
+                lambda i, col=col: (
+                    f"{w.label(out, i, show=bare)} is not a number ({out[col].iloc[i]!r})"
+                ),
             )
+            out[col] = conv
+        if col not in ("x", "y"):
+            w.check(col, out[col].isna(), lambda i: f"{w.label(out, i, show=bare)} has no value")
+        w.check(
+            col,
+            np.isinf(out[col].to_numpy(dtype=float)),
+            lambda i, col=col: (
+                f"{w.label(out, i, show=bare)} is not a finite number "
+                f"({out[col].iloc[i]}; write a finite number)"
+            ),
+        )
     return out.reset_index(drop=True)
 
 
-def _first(mask: pd.Series | np.ndarray) -> int | None:
-    idx = np.flatnonzero(np.asarray(mask))
-    return int(idx[0]) if len(idx) else None
-
-
-def _check_unique(table: str, df: pd.DataFrame, col: str) -> None:
-    i = _first(df[col].duplicated())
-    if i is not None:
-        raise _fail(table, col, f"duplicate {col} id '{df[col].iloc[i]}'")
-
-
-def _check_range(
+def _check_bounds(
     table: str,
     df: pd.DataFrame,
     col: str,
@@ -107,9 +91,8 @@ def _check_range(
     lo_open: bool = False,
     hi: float | None = None,
     integer: bool = False,
-    key: str | None = None,
 ) -> None:
-    key = key or TABLES[table][1][0]
+    """The first row of ``col`` that is not whole (``integer``) or lies outside the bounds."""
     vals = df[col].to_numpy(dtype=float)
     checks = []
     if integer:
@@ -121,10 +104,13 @@ def _check_range(
             checks.append((vals < lo, "is negative" if lo == 0 else f"must be >= {lo:g}"))
     if hi is not None:
         checks.append((vals > hi, f"must be <= {hi:g}"))
+    w = WHERE[table]
     for bad, what in checks:
-        i = _first(bad)
-        if i is not None:
-            raise _fail(table, col, f"{key} '{df[key].iloc[i]}' {what} ({df[col].iloc[i]:g})")
+        w.check(
+            col,
+            bad,
+            lambda i, what=what: f"{w.label(df, i, show=bare)} {what} ({df[col].iloc[i]:g})",
+        )
 
 
 def parse_charger_kw(text: str) -> tuple[float, ...]:
@@ -157,25 +143,34 @@ class RoadNetwork:
     def __post_init__(self) -> None:
         nodes = _check_columns("nodes", self.nodes)
         segs = _check_columns("segments", self.segments)
-        _check_unique("nodes", nodes, "node")
-        _check_unique("segments", segs, "segment")
+        WHERE["nodes"].check(
+            "node",
+            nodes["node"].duplicated(),
+            lambda i: f"duplicate node id '{nodes['node'].iloc[i]}'",
+        )
+        WHERE["segments"].check(
+            "segment",
+            segs["segment"].duplicated(),
+            lambda i: f"duplicate segment id '{segs['segment'].iloc[i]}'",
+        )
         known = set(nodes["node"])
         for col in ("from_node", "to_node"):
-            i = _first(~segs[col].isin(known))
+            i = first(~segs[col].isin(known))
             if i is not None:
-                raise _fail(
-                    "segments",
+                raise WHERE["segments"].error_for(
                     col,
                     f"segment '{segs['segment'].iloc[i]}' refers to unknown node "
                     f"'{segs[col].iloc[i]}'",
                 )
-        i = _first(segs["from_node"] == segs["to_node"])
+        i = first(segs["from_node"] == segs["to_node"])
         if i is not None:
-            raise _fail("segments", "to_node", f"segment '{segs['segment'].iloc[i]}' is a loop")
-        _check_range("segments", segs, "length_km", lo=0)
-        _check_range("segments", segs, "free_flow_steps", lo=1, integer=True)
-        _check_range("segments", segs, "capacity_veh_per_step", lo=0)
-        _check_range("segments", segs, "soc_per_vehicle", lo=0, hi=1)
+            raise WHERE["segments"].error_for(
+                "to_node", f"segment '{segs['segment'].iloc[i]}' is a loop"
+            )
+        _check_bounds("segments", segs, "length_km", lo=0)
+        _check_bounds("segments", segs, "free_flow_steps", lo=1, integer=True)
+        _check_bounds("segments", segs, "capacity_veh_per_step", lo=0)
+        _check_bounds("segments", segs, "soc_per_vehicle", lo=0, hi=1)
         object.__setattr__(self, "nodes", nodes)
         object.__setattr__(self, "segments", segs)
         uf = nx.utils.UnionFind(nodes["node"])
@@ -185,8 +180,7 @@ class RoadNetwork:
         if len(parts) > 1:
             main = max(parts, key=len)
             lost = next(n for n in nodes["node"] if n not in main)
-            raise _fail(
-                "nodes",
+            raise WHERE["nodes"].error_for(
                 "node",
                 f"node '{lost}' is not connected to the rest of the road network "
                 f"({len(parts)} disconnected parts)",
@@ -226,15 +220,18 @@ class Stations:
 
     def __post_init__(self) -> None:
         t = _check_columns("stations", self.table)
-        _check_unique("stations", t, "station")
-        _check_range("stations", t, "plugs", lo=0, lo_open=True)
-        _check_range("stations", t, "efficiency", lo=0, lo_open=True, hi=1)
+        WHERE["stations"].check(
+            "station",
+            t["station"].duplicated(),
+            lambda i: f"duplicate station id '{t['station'].iloc[i]}'",
+        )
+        _check_bounds("stations", t, "plugs", lo=0, lo_open=True)
+        _check_bounds("stations", t, "efficiency", lo=0, lo_open=True, hi=1)
         for s, text in zip(t["station"], t["charger_kw"], strict=True):
             try:
                 parse_charger_kw(text)
             except ValueError:
-                raise _fail(
-                    "stations",
+                raise WHERE["stations"].error_for(
                     "charger_kw",
                     f"station '{s}' has no valid powers ({text!r}; write finite kW values "
                     "separated by ';', e.g. 50;22)",
@@ -251,10 +248,9 @@ class Stations:
 
     def validate(self, network: RoadNetwork) -> None:
         """Check that every station sits on a known road node."""
-        i = _first(~self.table["node"].isin(set(network.nodes["node"])))
+        i = first(~self.table["node"].isin(set(network.nodes["node"])))
         if i is not None:
-            raise _fail(
-                "stations",
+            raise WHERE["stations"].error_for(
                 "node",
                 f"station '{self.table['station'].iloc[i]}' is at unknown node "
                 f"'{self.table['node'].iloc[i]}'",
@@ -276,29 +272,27 @@ class TravelDemand:
 
     def __post_init__(self) -> None:
         t = _check_columns("demand", self.table)
-        _check_range("demand", t, "t", lo=0, integer=True, key="od")
-        _check_range("demand", t, "vehicles", lo=0, key="od")
-        _check_range("demand", t, "soc_total", lo=0, key="od")
-        i = _first(t["soc_total"] > t["vehicles"] * (1 + 1e-9) + 1e-12)
+        _check_bounds("demand", t, "t", lo=0, integer=True)
+        _check_bounds("demand", t, "vehicles", lo=0)
+        _check_bounds("demand", t, "soc_total", lo=0)
+        i = first(t["soc_total"] > t["vehicles"] * (1 + 1e-9) + 1e-12)
         if i is not None:
-            raise _fail(
-                "demand",
+            raise WHERE["demand"].error_for(
                 "soc_total",
                 f"od '{t['od'].iloc[i]}' at t={t['t'].iloc[i]} exceeds its vehicles "
                 f"({t['soc_total'].iloc[i]:g} > {t['vehicles'].iloc[i]:g})",
             )
-        i = _first(t.duplicated(["od", "t"]))
+        i = first(t.duplicated(["od", "t"]))
         if i is not None:
-            raise _fail(
-                "demand", "t", f"od '{t['od'].iloc[i]}' has two rows for t={t['t'].iloc[i]}"
+            raise WHERE["demand"].error_for(
+                "t", f"od '{t['od'].iloc[i]}' has two rows for t={t['t'].iloc[i]}"
             )
         if "arrival_soc" in t:
             conv = pd.to_numeric(t["arrival_soc"], errors="coerce")
             bad = (conv.isna() & t["arrival_soc"].notna()) | (conv < 0) | (conv > 1)
-            i = _first(bad)
+            i = first(bad)
             if i is not None:
-                raise _fail(
-                    "demand",
+                raise WHERE["demand"].error_for(
                     "arrival_soc",
                     f"od '{t['od'].iloc[i]}' must be empty or in [0, 1] "
                     f"({t['arrival_soc'].iloc[i]!r})",
@@ -309,15 +303,18 @@ class TravelDemand:
         ):
             n = t.groupby("od")[col].nunique()
             if (n > 1).any():
-                raise _fail("demand", col, f"od '{n.index[n > 1][0]}' has more than one {col}")
-        i = _first(t["origin"] == t["destination"])
+                raise WHERE["demand"].error_for(
+                    col, f"od '{n.index[n > 1][0]}' has more than one {col}"
+                )
+        i = first(t["origin"] == t["destination"])
         if i is not None:
-            raise _fail("demand", "destination", f"od '{t['od'].iloc[i]}' ends where it starts")
+            raise WHERE["demand"].error_for(
+                "destination", f"od '{t['od'].iloc[i]}' ends where it starts"
+            )
         per_agg = t.groupby("aggregator", sort=False)["vehicles"].sum()
         if len(per_agg) and (per_agg <= 0).any():
             a = per_agg.index[per_agg <= 0][0]
-            raise _fail(
-                "demand",
+            raise WHERE["demand"].error_for(
                 "vehicles",
                 f"aggregator '{a}' has no departing vehicles (give it vehicles or remove its rows)",
             )
@@ -343,24 +340,24 @@ class TravelDemand:
         t = self.table
         known = set(network.nodes["node"])
         for col in ("origin", "destination"):
-            i = _first(~t[col].isin(known))
+            i = first(~t[col].isin(known))
             if i is not None:
-                raise _fail(
-                    "demand",
+                raise WHERE["demand"].error_for(
                     col,
                     f"od '{t['od'].iloc[i]}' refers to unknown node '{t[col].iloc[i]}'",
                 )
-        i = _first(t["t"] >= steps)
+        i = first(t["t"] >= steps)
         if i is not None:
-            raise _fail(
-                "demand",
+            raise WHERE["demand"].error_for(
                 "t",
                 f"od '{t['od'].iloc[i]}' departs at t={t['t'].iloc[i]} outside 0..{steps - 1}",
             )
         g = network.graph
         for od, o, d in self.ods[["od", "origin", "destination"]].itertuples(index=False):
             if not nx.has_path(g, o, d):
-                raise _fail("demand", "destination", f"od '{od}' has no path from '{o}' to '{d}'")
+                raise WHERE["demand"].error_for(
+                    "destination", f"od '{od}' has no path from '{o}' to '{d}'"
+                )
 
 
 def validate_traffic(
