@@ -82,6 +82,13 @@ def _check_columns(table: str, df: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def _unique_ids(table: str, df: pd.DataFrame, col: str) -> None:
+    """The first repeated id of ``col``: ``duplicate node id 'A'``."""
+    WHERE[table].check(
+        col, df[col].duplicated(), lambda i: f"duplicate {col} id '{df[col].iloc[i]}'"
+    )
+
+
 def _check_bounds(
     table: str,
     df: pd.DataFrame,
@@ -143,16 +150,8 @@ class RoadNetwork:
     def __post_init__(self) -> None:
         nodes = _check_columns("nodes", self.nodes)
         segs = _check_columns("segments", self.segments)
-        WHERE["nodes"].check(
-            "node",
-            nodes["node"].duplicated(),
-            lambda i: f"duplicate node id '{nodes['node'].iloc[i]}'",
-        )
-        WHERE["segments"].check(
-            "segment",
-            segs["segment"].duplicated(),
-            lambda i: f"duplicate segment id '{segs['segment'].iloc[i]}'",
-        )
+        _unique_ids("nodes", nodes, "node")
+        _unique_ids("segments", segs, "segment")
         known = set(nodes["node"])
         for col in ("from_node", "to_node"):
             i = first(~segs[col].isin(known))
@@ -220,11 +219,7 @@ class Stations:
 
     def __post_init__(self) -> None:
         t = _check_columns("stations", self.table)
-        WHERE["stations"].check(
-            "station",
-            t["station"].duplicated(),
-            lambda i: f"duplicate station id '{t['station'].iloc[i]}'",
-        )
+        _unique_ids("stations", t, "station")
         _check_bounds("stations", t, "plugs", lo=0, lo_open=True)
         _check_bounds("stations", t, "efficiency", lo=0, lo_open=True, hi=1)
         for s, text in zip(t["station"], t["charger_kw"], strict=True):
