@@ -121,9 +121,19 @@ PARAMETERS: tuple[Parameter, ...] = (
         "choice",
         "",
         "constant",
-        "subgradient step of the tariff loop: constant (seed 000) or step_kw / sqrt(iteration) "
-        "(converges where a constant step oscillates)",
-        choices=("constant", "diminishing"),
+        "subgradient step of the tariff loop: constant (seed 000), step_kw / sqrt(iteration) "
+        "(converges where a constant step oscillates) or adaptive (a step per limit price by "
+        "the sign of its excess, for responses too flat or too steep for one step)",
+        choices=("constant", "diminishing", "adaptive"),
+    ),
+    Parameter(
+        "step_w",
+        "float",
+        "currency/kWh per pu^2",
+        50.0,
+        "subgradient step of the tariff loop per pu^2 of squared-voltage excess",
+        low=0.0,
+        low_open=True,
     ),
     Parameter(
         "max_iter",

@@ -733,9 +733,10 @@ def traffic(case: str, out: str | None, force: bool) -> None:
 )
 @click.option(
     "--step-rule",
-    type=click.Choice(["constant", "diminishing"]),
-    help="Subgradient step: constant (seed 000) or step / sqrt(iteration); default: the case's "
-    "[parameters] step_rule, else constant.",
+    type=click.Choice(["constant", "diminishing", "adaptive"]),
+    help="Subgradient step: constant (seed 000), step / sqrt(iteration), or adaptive (a step "
+    "per limit price, grown while its excess keeps its sign, halved when it turns); default: "
+    "the case's [parameters] step_rule, else constant.",
 )
 @click.option(
     "--step-kw",

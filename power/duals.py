@@ -78,11 +78,15 @@ class GridDuals:
         ``grid``: what the limits add to the price of one more kWh consumed at the bus."""
         return grid.bus_prices(self.mu_up - self.mu_down, self.nu_low - self.nu_high)
 
-    def bus_tariff(self, grid: LinearGrid, price_per_kwh: np.ndarray) -> np.ndarray:
+    def bus_tariff(
+        self, grid: LinearGrid, price_per_kwh: np.ndarray, losses: bool = True
+    ) -> np.ndarray:
         """Tariff per bus and step (currency/kWh): the loss part (energy price times the loss
-        factor, 0 without losses), congestion and voltage parts, on the linear model
-        ``grid``."""
+        factor, 0 without losses; left out with ``losses=False``), congestion and voltage
+        parts, on the linear model ``grid``."""
         cong, volt = self.bus_prices(grid)
+        if not losses:
+            return cong + volt
         return price_per_kwh[None, :] * grid.loss_factor() + cong + volt
 
 

@@ -68,10 +68,11 @@ class TariffOptions:
 
 def loop_options(case: Case, **overrides: Any) -> LoopOptions:
     """Loop options of ``case``: its ``[parameters]`` ``step_kw`` (currency/kWh per kW of
-    excess, else 0.001), ``step_rule`` (else constant) and ``max_iter`` (else 30), and
+    excess, else 0.001), ``step_w`` (per pu^2 of squared-voltage excess, else 50),
+    ``step_rule`` (else constant) and ``max_iter`` (else 30), and
     ``overrides`` (keyword arguments of :class:`LoopOptions`; None = the case's value). The CLI
     and every sweep point take their options from here, so they run the same loop."""
-    kw: dict[str, Any] = {k: case.parameter(k) for k in ("step_kw", "step_rule")}
+    kw: dict[str, Any] = {k: case.parameter(k) for k in ("step_kw", "step_w", "step_rule")}
     kw["max_iter"] = int(case.parameter("max_iter"))
     kw.update({k: v for k, v in overrides.items() if v is not None})
     return LoopOptions(**kw)

@@ -16,6 +16,14 @@ exceeded by more than the tolerance, projected subgradient step on every limit p
 ``mu <- [mu + alpha_k * (quantity - limit)]^+`` with ``alpha_k = alpha`` (constant, seed 000)
 or ``alpha / sqrt(k)`` (diminishing) -> repeat. Stop when no limit is exceeded.
 
+``adaptive`` gives every limit price its own step, by the sign of its excess (Rprop,
+Riedmiller & Braun 1993): ``mu <- [mu + a * sign(quantity - limit)]^+``, ``a`` starting at
+``alpha * excess`` when the limit is first exceeded, times 1.2 while the excess keeps its sign
+and times 0.5 when it changes sign. Where the aggregators' response to a price is nearly flat
+or very steep (indifferent EVs under flat night prices: a 1e-6 currency/kWh step moves
+kilowatts), one constant alpha either crawls or herds the load from step to step; the sign
+rule brackets each price like a bisection and needs no alpha matched to the response.
+
 Mechanisms: ``dlmp`` (seed 003) starts from the DSO's centralised duals; ``subgradient``
 (seed 000) starts from zero prices and never solves a DSO model of the aggregators.
 """
@@ -33,7 +41,7 @@ import numpy as np
 
 from power.duals import GridDuals
 from power.feeder import Feeder
-from power.limits import Limits, LinearGrid, net_load
+from power.limits import Evaluation, Limits, LinearGrid, net_load
 
 
 @dataclass(frozen=True)
@@ -42,17 +50,21 @@ class LoopOptions:
 
     step_kw : alpha for flow limits (currency/kWh per kW of excess).
     step_w : alpha for voltage limits (currency/kWh per pu^2 of excess).
-    step_rule : 'constant' (seed 000) or 'diminishing' (alpha / sqrt(k)).
+    step_rule : 'constant' (seed 000), 'diminishing' (alpha / sqrt(k)) or 'adaptive' (a step
+        per limit price by the sign of its excess, see the module docstring).
     tol_kw, tol_w : violation tolerances (kW, pu^2).
     max_iter : iterations at most.
+    loss_part : charge the loss part ``c_t (F_j - 1)`` of the corrected model in the tariff
+        (the DLMP's loss part); seed 000's capacity market prices capacity only.
     """
 
     step_kw: float = 1e-3
     step_w: float = 50.0
-    step_rule: Literal["constant", "diminishing"] = "constant"
+    step_rule: Literal["constant", "diminishing", "adaptive"] = "constant"
     tol_kw: float = 0.5
     tol_w: float = 1e-5
     max_iter: int = 30
+    loss_part: bool = True
 
 
 # the loop's limit prices are the grid's multipliers without a balance (power/duals.py)
@@ -86,6 +98,65 @@ def solve_independently(
     with ThreadPoolExecutor(max_workers=min(len(models), os.cpu_count() or 1)) as pool:
         futures = {k: pool.submit(solve_one, k, m) for k, m in models.items()}
         return {k: f.result() for k, f in futures.items()}
+
+
+GROW, SHRINK = 1.5, 0.5  # the adaptive rule's step factors
+
+
+@dataclass
+class SignSteps:
+    """The adaptive rule's step per limit price (currency/kWh per step; NaN until the limit is
+    first exceeded) and the signed excess each price last moved by, in the order of
+    :func:`_excesses`."""
+
+    step: list[np.ndarray] = field(default_factory=list)
+    last: list[np.ndarray] = field(default_factory=list)
+
+    def move(
+        self, prices: list[np.ndarray], excess: list[np.ndarray], alpha: list[float]
+    ) -> list[np.ndarray]:
+        """New prices: each price with a positive value or excess moves by its step in the
+        direction of its excess (projected on >= 0); ``alpha`` sets a step when the limit is
+        first exceeded (step = alpha * excess)."""
+        if not self.step:
+            self.step = [np.full(x.shape, np.nan) for x in excess]
+            self.last = [np.zeros(x.shape) for x in excess]
+        out = []
+        for mu, x, al, a, last in zip(prices, excess, alpha, self.step, self.last, strict=True):
+            first = np.isnan(a) & (x > 0)
+            a[first] = al * x[first]
+            active = ~np.isnan(a) & ((x > 0) | (mu > 0))
+            turn = np.sign(x) * np.sign(last)
+            a[active & (turn < 0)] *= SHRINK
+            a[active & (turn > 0) & ~first] *= GROW
+            move = np.where(active, np.nan_to_num(a) * np.sign(x), 0.0)
+            out.append(np.maximum(mu + move, 0.0))
+            last[active] = x[active]
+        return out
+
+
+def _excesses(ev: Evaluation) -> list[np.ndarray]:
+    """Signed excesses of the four limit families (kW, kW, pu^2, pu^2; 0 where a bus has no
+    voltage limit), in the order of :class:`power.duals.GridDuals`' limit prices."""
+    low = np.where(np.isfinite(ev.ex_low), ev.ex_low, 0.0)
+    high = np.where(np.isfinite(ev.ex_high), ev.ex_high, 0.0)
+    return [ev.ex_up, ev.ex_down, low, high]
+
+
+def _next_prices(
+    prices: LimitPrices, ev: Evaluation, k: int, opts: LoopOptions, signs: SignSteps
+) -> LimitPrices:
+    """The limit prices after iteration ``k`` (a new object: the caller's stay as they were):
+    projected subgradient step, constant or diminishing, or the adaptive rule's sign step."""
+    mu = [prices.mu_up, prices.mu_down, prices.nu_low, prices.nu_high]
+    alpha = [opts.step_kw, opts.step_kw, opts.step_w, opts.step_w]
+    g = _excesses(ev)
+    if opts.step_rule == "adaptive":
+        new = signs.move(mu, g, alpha)
+    else:
+        a = 1.0 if opts.step_rule == "constant" else 1.0 / np.sqrt(k)
+        new = [np.maximum(m + a * al * x, 0.0) for m, al, x in zip(mu, alpha, g, strict=True)]
+    return GridDuals(None, *new)
 
 
 @dataclass
@@ -125,7 +196,8 @@ def run_loop(
     converged = False
     responses: dict = {}
     price = feeder.price_per_kwh
-    tariff = prices.bus_tariff(grid, price)
+    tariff = prices.bus_tariff(grid, price, opts.loss_part)
+    signs = SignSteps()  # the adaptive rule's steps (unused by the other rules)
     for k in range(1, opts.max_iter + 1):
         t0 = time.perf_counter()
         ev_bus, responses = respond(tariff)
@@ -141,17 +213,8 @@ def run_loop(
                 ev = grid.evaluate(p_net, q_net, lim)  # the corrected model's excesses
         change = 0.0
         if violated and k < opts.max_iter:
-            a = 1.0 if opts.step_rule == "constant" else 1.0 / np.sqrt(k)
-            low = np.where(np.isfinite(ev.ex_low), ev.ex_low, 0.0)
-            high = np.where(np.isfinite(ev.ex_high), ev.ex_high, 0.0)
-            prices = GridDuals(  # a new object: the caller's prices stay as they were
-                None,
-                np.maximum(prices.mu_up + a * opts.step_kw * ev.ex_up, 0.0),
-                np.maximum(prices.mu_down + a * opts.step_kw * ev.ex_down, 0.0),
-                np.maximum(prices.nu_low + a * opts.step_w * low, 0.0),
-                np.maximum(prices.nu_high + a * opts.step_w * high, 0.0),
-            )
-            new = prices.bus_tariff(grid, price)
+            prices = _next_prices(prices, ev, k, opts, signs)
+            new = prices.bus_tariff(grid, price, opts.loss_part)
             change = float(np.abs(new - tariff).max(initial=0.0))
         row = {
             "iteration": k,
