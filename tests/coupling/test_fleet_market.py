@@ -55,3 +55,17 @@ def test_lower_capacity_higher_shadow_price(base):
     assert peak(tight) > peak(base) > 0.0
     # shadow prices are non-negative (projected subgradient) and only where capacity binds
     assert np.all(base.tables["shadow_prices"].shadow_price >= 0.0)
+
+
+def test_the_tariff_is_the_capacity_price_without_a_loss_part(base):
+    """Every FO on hu2014-lv is downstream of the transformer. After the AC correction the
+    linear model has losses, so a kW at a bus moves the transformer flow by a little more than
+    1 kW and the tariff is the shadow price times that sensitivity; but there is no loss part
+    c_t (F - 1): where no limit is priced the tariff is 0 (the table keeps non-zero rows)."""
+    assert base.summary["ac_loop_corrections"] >= 1  # the model the tariff is made on has losses
+    sp = base.tables["shadow_prices"].groupby("t").shadow_price.max()
+    tariffs = base.tables["tariffs"]
+    assert len(tariffs) > 0 and (sp > 0).sum() < len(sp)  # some steps carry no price
+    ratio = tariffs.tariff_per_kwh.to_numpy() / sp.reindex(tariffs.t).to_numpy()
+    assert np.all(ratio >= 1.0) and np.all(ratio < 1.05)  # 1 + marginal losses, finite
+    assert tariffs[["loss_per_kwh", "dlmp_per_kwh"]].isna().all().all()
