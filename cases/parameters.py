@@ -122,8 +122,8 @@ PARAMETERS: tuple[Parameter, ...] = (
         "",
         "constant",
         "subgradient step of the tariff loop: constant (seed 000), step_kw / sqrt(iteration) "
-        "(converges where a constant step oscillates) or adaptive (a step per limit price by "
-        "the sign of its excess, for responses too flat or too steep for one step)",
+        "(converges where a constant step oscillates) or adaptive (the constant step scaled per "
+        "limit price: halved when its excess turns sign, grown back while it keeps it)",
         choices=("constant", "diminishing", "adaptive"),
     ),
     Parameter(

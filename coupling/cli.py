@@ -734,9 +734,9 @@ def traffic(case: str, out: str | None, force: bool) -> None:
 @click.option(
     "--step-rule",
     type=click.Choice(["constant", "diminishing", "adaptive"]),
-    help="Subgradient step: constant (seed 000), step / sqrt(iteration), or adaptive (a step "
-    "per limit price, grown while its excess keeps its sign, halved when it turns); default: "
-    "the case's [parameters] step_rule, else constant.",
+    help="Subgradient step: constant (seed 000), step / sqrt(iteration), or adaptive (the "
+    "constant step scaled per limit price: halved when its excess turns sign, grown back while "
+    "it keeps it); default: the case's [parameters] step_rule, else constant.",
 )
 @click.option(
     "--step-kw",

@@ -16,13 +16,11 @@ exceeded by more than the tolerance, projected subgradient step on every limit p
 ``mu <- [mu + alpha_k * (quantity - limit)]^+`` with ``alpha_k = alpha`` (constant, seed 000)
 or ``alpha / sqrt(k)`` (diminishing) -> repeat. Stop when no limit is exceeded.
 
-``adaptive`` gives every limit price its own step, by the sign of its excess (Rprop,
-Riedmiller & Braun 1993): ``mu <- [mu + a * sign(quantity - limit)]^+``, ``a`` starting at
-``alpha * excess`` when the limit is first exceeded, times 1.2 while the excess keeps its sign
-and times 0.5 when it changes sign. Where the aggregators' response to a price is nearly flat
-or very steep (indifferent EVs under flat night prices: a 1e-6 currency/kWh step moves
-kilowatts), one constant alpha either crawls or herds the load from step to step; the sign
-rule brackets each price like a bisection and needs no alpha matched to the response.
+``adaptive`` scales the constant step per limit price (``alpha`` times a scale in (0, 1]):
+the scale halves whenever the price's excess turns sign and grows back by 1.5 (at most to 1)
+while it keeps its sign. A limit approached from one side keeps the full step; a limit whose
+price overshoots, where one constant step would settle into a two-cycle or herd the load
+from step to step, has its step cut until it settles.
 
 Mechanisms: ``dlmp`` (seed 003) starts from the DSO's centralised duals; ``subgradient``
 (seed 000) starts from zero prices and never solves a DSO model of the aggregators.
@@ -50,8 +48,8 @@ class LoopOptions:
 
     step_kw : alpha for flow limits (currency/kWh per kW of excess).
     step_w : alpha for voltage limits (currency/kWh per pu^2 of excess).
-    step_rule : 'constant' (seed 000), 'diminishing' (alpha / sqrt(k)) or 'adaptive' (a step
-        per limit price by the sign of its excess, see the module docstring).
+    step_rule : 'constant' (seed 000), 'diminishing' (alpha / sqrt(k)) or 'adaptive' (alpha
+        scaled per limit price, see the module docstring).
     tol_kw, tol_w : violation tolerances (kW, pu^2).
     max_iter : iterations at most.
     loss_part : charge the loss part ``c_t (F_j - 1)`` of the corrected model in the tariff
@@ -100,37 +98,34 @@ def solve_independently(
         return {k: f.result() for k, f in futures.items()}
 
 
-GROW, SHRINK = 1.5, 0.5  # the adaptive rule's step factors
+GROW, SHRINK = 1.5, 0.5  # the adaptive rule's factors on a price's step scale
 
 
 @dataclass
-class SignSteps:
-    """The adaptive rule's step per limit price (currency/kWh per step; NaN until the limit is
-    first exceeded) and the signed excess each price last moved by, in the order of
-    :func:`_excesses`."""
+class StepScales:
+    """The adaptive rule's scale of each limit price's step (in (0, 1], times alpha) and the
+    signed excess each price last moved by, in the order of :func:`_excesses`."""
 
-    step: list[np.ndarray] = field(default_factory=list)
+    scale: list[np.ndarray] = field(default_factory=list)
     last: list[np.ndarray] = field(default_factory=list)
 
     def move(
         self, prices: list[np.ndarray], excess: list[np.ndarray], alpha: list[float]
     ) -> list[np.ndarray]:
-        """New prices: each price with a positive value or excess moves by its step in the
-        direction of its excess (projected on >= 0); ``alpha`` sets a step when the limit is
-        first exceeded (step = alpha * excess)."""
-        if not self.step:
-            self.step = [np.full(x.shape, np.nan) for x in excess]
+        """New prices ``[mu + s alpha excess]^+``: a price with a positive value or excess
+        halves its scale ``s`` when its excess turns sign and grows it back (at most to 1)
+        while the sign is kept."""
+        if not self.scale:
+            self.scale = [np.ones(x.shape) for x in excess]
             self.last = [np.zeros(x.shape) for x in excess]
         out = []
-        for mu, x, al, a, last in zip(prices, excess, alpha, self.step, self.last, strict=True):
-            first = np.isnan(a) & (x > 0)
-            a[first] = al * x[first]
-            active = ~np.isnan(a) & ((x > 0) | (mu > 0))
+        for mu, x, al, s, last in zip(prices, excess, alpha, self.scale, self.last, strict=True):
+            active = (x > 0) | (mu > 0)
             turn = np.sign(x) * np.sign(last)
-            a[active & (turn < 0)] *= SHRINK
-            a[active & (turn > 0) & ~first] *= GROW
-            move = np.where(active, np.nan_to_num(a) * np.sign(x), 0.0)
-            out.append(np.maximum(mu + move, 0.0))
+            s[active & (turn < 0)] *= SHRINK
+            kept = active & (turn > 0)
+            s[kept] = np.minimum(1.0, s[kept] * GROW)
+            out.append(np.maximum(mu + al * s * x, 0.0))
             last[active] = x[active]
         return out
 
@@ -144,15 +139,15 @@ def _excesses(ev: Evaluation) -> list[np.ndarray]:
 
 
 def _next_prices(
-    prices: LimitPrices, ev: Evaluation, k: int, opts: LoopOptions, signs: SignSteps
+    prices: LimitPrices, ev: Evaluation, k: int, opts: LoopOptions, scales: StepScales
 ) -> LimitPrices:
     """The limit prices after iteration ``k`` (a new object: the caller's stay as they were):
-    projected subgradient step, constant or diminishing, or the adaptive rule's sign step."""
+    projected subgradient step, constant, diminishing or adaptive (scaled per price)."""
     mu = [prices.mu_up, prices.mu_down, prices.nu_low, prices.nu_high]
     alpha = [opts.step_kw, opts.step_kw, opts.step_w, opts.step_w]
     g = _excesses(ev)
     if opts.step_rule == "adaptive":
-        new = signs.move(mu, g, alpha)
+        new = scales.move(mu, g, alpha)
     else:
         a = 1.0 if opts.step_rule == "constant" else 1.0 / np.sqrt(k)
         new = [np.maximum(m + a * al * x, 0.0) for m, al, x in zip(mu, alpha, g, strict=True)]
@@ -197,7 +192,7 @@ def run_loop(
     responses: dict = {}
     price = feeder.price_per_kwh
     tariff = prices.bus_tariff(grid, price, opts.loss_part)
-    signs = SignSteps()  # the adaptive rule's steps (unused by the other rules)
+    scales = StepScales()  # the adaptive rule's step scales (unused by the other rules)
     for k in range(1, opts.max_iter + 1):
         t0 = time.perf_counter()
         ev_bus, responses = respond(tariff)
@@ -213,7 +208,7 @@ def run_loop(
                 ev = grid.evaluate(p_net, q_net, lim)  # the corrected model's excesses
         change = 0.0
         if violated and k < opts.max_iter:
-            prices = _next_prices(prices, ev, k, opts, signs)
+            prices = _next_prices(prices, ev, k, opts, scales)
             new = prices.bus_tariff(grid, price, opts.loss_part)
             change = float(np.abs(new - tariff).max(initial=0.0))
         row = {

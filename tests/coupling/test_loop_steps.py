@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coupling.problems.loop import GROW, SHRINK, LimitPrices, LoopOptions, SignSteps, run_loop
+from coupling.problems.loop import GROW, SHRINK, LimitPrices, LoopOptions, StepScales, run_loop
 from power.feeder import Feeder
 from power.limits import LinearGrid, effective_limits, fixed_q_flows
 from tests.conftest import three_bus
@@ -71,14 +71,14 @@ def test_the_adaptive_rule_settles_on_a_tariff_difference_inside_the_window():
     assert len(loop.history) < 40
 
 
-def test_sign_steps_grow_while_the_excess_keeps_its_sign_and_halve_when_it_turns():
-    steps, mu = SignSteps(), [np.zeros(3)]
-    # first excess: step = alpha x excess; a slack limit at price 0 does not move
-    mu = steps.move(mu, [np.array([2.0, 4.0, -1.0])], [0.5])
+def test_step_scales_halve_when_the_excess_turns_and_grow_back_to_one_while_it_is_kept():
+    scales, mu = StepScales(), [np.zeros(3)]
+    # full step alpha x excess; a slack limit at price 0 does not move
+    mu = scales.move(mu, [np.array([2.0, 4.0, -1.0])], [0.5])
     np.testing.assert_allclose(mu[0], [1.0, 2.0, 0.0])
-    mu = steps.move(mu, [np.array([3.0, -7.0, -1.0])], [0.5])  # kept sign: grow; turned: shrink
-    np.testing.assert_allclose(mu[0], [1.0 + GROW, 2.0 - 2.0 * SHRINK, 0.0])
-    mu = steps.move(mu, [np.array([-1.0, -1.0, -1.0])], [0.5])  # projected on >= 0
-    row0 = 1.0 + GROW - GROW * SHRINK
-    np.testing.assert_allclose(mu[0], [row0, max(2.0 - 2.0 * SHRINK - 2.0 * SHRINK * GROW, 0), 0.0])
-    assert GROW * SHRINK < 1.0  # a turn followed by a kept sign leaves a smaller step
+    mu = scales.move(mu, [np.array([3.0, -7.0, -1.0])], [0.5])  # kept: scale stays 1; turned
+    np.testing.assert_allclose(mu[0], [1.0 + 0.5 * 3.0, 2.0 - 0.5 * SHRINK * 7.0, 0.0])
+    mu = scales.move(mu, [np.array([-1.0, -1.0, -1.0])], [0.5])  # turned; kept: grows back
+    row1 = 2.0 - 0.5 * SHRINK * 7.0 - 0.5 * min(1.0, SHRINK * GROW) * 1.0
+    np.testing.assert_allclose(mu[0], [2.5 - 0.5 * SHRINK, max(row1, 0.0), 0.0])
+    np.testing.assert_allclose(scales.scale[0], [SHRINK, min(1.0, SHRINK * GROW), 1.0])
