@@ -56,6 +56,11 @@ from power.fleet import Fleet, FleetOptions, add_fleet, bus_load, fleet_results
 from power.limits import LinearGrid, effective_limits, fixed_q_flows, net_load
 from power.solve import CompiledQP, solve
 
+# AC corrections of the market's linear model at most: the market starts from the lossless
+# model (no DSO stage has corrected it) and each correction costs market rounds, not a DSO
+# re-solve; feeder1000-ev needs 4 (AC loading 1.034, 1.017, ..., 0.9999)
+AC_CORRECTIONS = 6
+
 
 def fleet_options(case: Case) -> FleetOptions:
     return FleetOptions(
@@ -137,7 +142,9 @@ def run_fleet_market(
     say(f"preferred schedules of {len(fos)} fleet operators planned")
     q_fixed = fixed_q_flows(f)
     grid, lim = LinearGrid(f), effective_limits(f, q_fixed)
-    accept = LoopAC(f, q_fixed, None, grid) if ac_correction else None
+    accept = (
+        LoopAC(f, q_fixed, None, grid, max_corrections=AC_CORRECTIONS) if ac_correction else None
+    )
     bus_pos = f.bus_pos
 
     def respond(bus_tariff: np.ndarray) -> tuple[np.ndarray, dict]:

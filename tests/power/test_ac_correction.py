@@ -14,6 +14,7 @@ from cases.builtin import BUILTIN, load_case
 from cases.case import Case, TimeGrid
 from coupling.jobs.grid import run_opf
 from coupling.jobs.strategy import run_strategy
+from coupling.jobs.tariff import TariffOptions, run_tariff
 from coupling.problems.ac_correction import solve_ac_feasible
 from coupling.problems.grid import ac_out_of_sample, build_opf
 from coupling.problems.loop import LimitPrices, LoopOptions, run_loop
@@ -209,6 +210,15 @@ def test_feeder1000_grid_keeps_line_limits_in_ac():
     assert s["max_line_loading_ac"] <= 1 + 1e-3
     assert s["max_line_loading_ac"] > 0.99  # the correction is not conservative
     assert s["unserved_kwh"] == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.slow  # about 3 min: 11 fleet operators, 30-40 market rounds
+def test_feeder1000_fleet_market_settles_and_keeps_line_limits_in_ac():
+    case = load_case("feeder1000-ev")
+    s = run_tariff(case, TariffOptions(samples=0)).summary
+    assert s["converged"] and s["unserved_kwh"] == pytest.approx(0.0, abs=1e-6)
+    assert s["max_line_loading_ac"] <= 1 + 1e-3
+    assert 1 <= s["ac_loop_corrections"] <= 6  # the preferred plans overload in AC
 
 
 @pytest.mark.slow
