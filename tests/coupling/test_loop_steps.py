@@ -8,8 +8,9 @@ hand (stationarity of the two-step QP, inside the bounds):
     p_0 - p_1 = (1e-4 + tau_1 - tau_0) / (2 eps),  p_0 + p_1 = 560
 
 so untaxed it charges 305 / 255 kW and line b (300 kW) is exceeded by 5 kW at step 0. Any
-tariff difference tau_0 - tau_1 in [1.9e-5, 1.81e-4] currency/kWh keeps both steps within
-300.5 kW; a tariff step of 1e-3 x 5 kW already moves the whole load to step 1 (herding).
+tariff difference tau_0 - tau_1 in [1e-4 - 82 eps, 1e-4 + 82 eps] = [1.8e-5, 1.82e-4]
+currency/kWh keeps both steps within 300.5 kW (|p_0 - p_1| <= 41 kW); a tariff step of
+1e-3 x 5 kW already moves the whole load to step 1 (herding).
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ def test_the_adaptive_rule_settles_on_a_tariff_difference_inside_the_window():
     ev, _ = respond(loop.bus_tariff)
     assert ev[2].max() <= 300.5
     spread = loop.bus_tariff[2, 0] - loop.bus_tariff[2, 1]
-    assert 1.9e-5 - 1e-12 <= spread <= 1.81e-4 + 1e-12
+    half = 2 * EPS * (2 * 300.5 - ENERGY)  # |p_0 - p_1| <= 41 kW
+    assert PRICE[1] - PRICE[0] - half - 1e-12 <= spread <= PRICE[1] - PRICE[0] + half + 1e-12
     assert len(loop.history) < 40
 
 
