@@ -39,7 +39,7 @@ import pyomo.environ as pyo
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from power.duals import grid_duals
+from power.duals import GridDuals, grid_duals
 from power.feeder import Feeder
 from power.limits import LinearGrid
 from power.sensitivity import Sensitivities
@@ -51,9 +51,14 @@ def dlmp_arrays(
     """DLMP and its parts, each (buses x steps) in currency/kWh (:func:`power.duals.grid_duals`
     routes the solver's duals)."""
     g = grid_duals(blk, feeder, duals, reduced_costs)
+    return dlmp_parts(g, feeder, getattr(blk, "linear_grid", None) or LinearGrid(feeder))
+
+
+def dlmp_parts(g: GridDuals, feeder: Feeder, grid: LinearGrid) -> dict[str, np.ndarray]:
+    """DLMP and its parts, each (buses x steps) in currency/kWh, from the grid's multipliers
+    ``g`` (with the balance duals ``lam``) on the linear model ``grid`` (module docstring)."""
     assert g.lam is not None
     energy = np.repeat(g.lam[feeder.tree.slack][None, :], len(feeder.bus_ids), 0)
-    grid = getattr(blk, "linear_grid", None) or LinearGrid(feeder)
     congestion, voltage = g.bus_prices(grid)
     loss = energy * grid.loss_factor()
     return {

@@ -192,3 +192,11 @@ def tables_from_values(idx: DtaIndex, lo: np.ndarray, hi: np.ndarray) -> Traffic
         travel_cost=opts.cost_per_vehicle_step * vehicle_steps,
         arrival_penalty=opts.penalty_per_vehicle * shortfall,
     )
+
+
+def unserved_by_od_values(idx: DtaIndex, lo: np.ndarray, hi: np.ndarray) -> dict[str, float]:
+    """Vehicles per OD that never depart (the DTA's ``unserved`` slack), > 1e-6 only, from
+    the values of ``veh_min`` (``lo``) and ``veh_max`` (``hi``) in the order of ``idx``."""
+    q = quantities(idx, lo, hi)
+    u = q[q["kind"] == "unserved"].groupby("od")["vehicles"].sum()
+    return {str(k): float(x) for k, x in u.items() if x > 1e-6}

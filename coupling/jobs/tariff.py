@@ -12,16 +12,17 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from cases.case import Case, CaseError
+from common.progress import phase
 from coupling.jobs.grid import grid_summary, grid_tables
 from coupling.output.runfolder import Run
-from coupling.problems.ac_correction import LoopAC, solve_ac_feasible
-from coupling.problems.case_dta import case_paths
-from coupling.problems.diagnose import unserved_by_od, worst_excess
+from coupling.problems.ac_correction import LoopAC
+from coupling.problems.ac_engine import solve_ac_feasible_engine
+from coupling.problems.case_dta import case_dta, case_paths
+from coupling.problems.diagnose import worst_excess
 from coupling.problems.dso import (
     MarketParams,
     aggregators,
     build_dso,
-    build_eva,
     station_bus,
     station_ids,
     station_loads,
@@ -34,16 +35,26 @@ from coupling.problems.loop import (
     run_loop,
     solve_independently,
 )
+from coupling.problems.market import (
+    declare_dso,
+    declare_eva,
+    dso_duals,
+    dta_cost,
+    set_tariff,
+    solve_market,
+)
 from coupling.problems.robust_grid import grid_margins
+from engine.assemble import assemble
+from engine.router import values
+from engine.split import PartCache
 from power.ac_check import ac_check
 from power.correction import ACTightening
-from power.dlmp import distflow_dlmp_arrays, dlmp_arrays, tariff_table
-from power.duals import dual_matrix, grid_duals
+from power.dlmp import distflow_dlmp_arrays, dlmp_parts, tariff_table
+from power.duals import dual_matrix
 from power.limits import Limits, LinearGrid, effective_limits, fixed_q_flows, net_load
 from power.sensitivity import sensitivities
-from power.solve import CompiledQP, solve
 from robust.sets import SetKind
-from traffic.results import dta_results
+from traffic.results import tables_from_values, unserved_by_od_values
 
 # the default loop options of TariffOptions: stand for the case's own (:func:`loop_options`,
 # its [parameters] step_kw, step_rule, max_iter), resolved when a run starts
@@ -131,6 +142,8 @@ class TariffSolution:
     unserved: dict[str, float]
     timings: dict[str, float]
     grid_summary: dict[str, Any] = field(default_factory=dict)  # DSO stage's grid model keys
+    solver: str = ""  # solver and method of the DSO's and the aggregators' problems
+    parts_cached: int = 0  # LP parts taken from the cache instead of solved again
 
 
 def mechanism_of(case: Case, requested: str = "auto") -> str:
@@ -165,13 +178,127 @@ def resolved(case: Case, opts: TariffOptions) -> TariffOptions:
     return replace(opts, mechanism=mechanism_of(case, opts.mechanism), loop=loop)
 
 
+@dataclass
+class DsoStage:
+    """The DSO stage's outcome, whichever grid model it ran on: the optimal cost, status and
+    solver, the centralised station loads (stations x steps, kW) and travel cost (currency),
+    the limit prices the dlmp mechanism starts from, the DLMP parts (buses x steps,
+    currency/kWh), the linear model and limits the loop goes on with, the AC correction's
+    tightening and history, and the fixed reactive flows of the LoopAC."""
+
+    objective: float
+    status: str
+    method: str
+    central_loads: np.ndarray
+    central_travel: float
+    prices: LimitPrices
+    dlmp: dict[str, np.ndarray]
+    grid: LinearGrid
+    limits: Limits
+    tightening: ACTightening | None
+    history: list[dict]
+    q_fixed_kvar: np.ndarray | None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def resolves(self) -> int:
+        return len(self.history) - 1
+
+
+def _engine_dso(
+    case: Case,
+    structs: dict[str, Any],
+    margins: Any,
+    mp: MarketParams,
+    opts: TariffOptions,
+    cache: PartCache,
+) -> DsoStage:
+    """The DSO stage on LinDistFlow in the matrix engine (:mod:`coupling.problems.market`),
+    AC-corrected (:mod:`coupling.problems.ac_engine`); the traffic-only parts of the problem
+    are solved once and kept in ``cache`` for the re-solves and the aggregators."""
+    f = case.feeder
+    stations = station_ids(case)
+    bus_idx = station_bus_index(case)
+    q_fixed = fixed_q_flows(f)
+
+    def build(lim: Limits, losses: LinearGrid | None) -> Any:
+        return assemble(
+            declare_dso(structs, f, station_bus(case), lim, mp.beta, mp.eps, losses=losses)
+        )
+
+    def ev_bus(sol: Any) -> np.ndarray:
+        out = np.zeros((len(f.bus_ids), f.steps))
+        np.add.at(out, bus_idx, values(sol, "charge_kw"))
+        return out
+
+    acr = solve_ac_feasible_engine(
+        f,
+        build,
+        lambda asm: solve_market(asm, cache),
+        ev_bus,
+        q_fixed_kvar=q_fixed,
+        margins=margins,
+        correct=opts.ac_correction,
+    )
+    sol = acr.result
+    g = dso_duals(sol, f)
+    grid = acr.grid or LinearGrid(f)
+    return DsoStage(
+        objective=sol.objective,
+        status=sol.status,
+        method=sol.method,
+        central_loads=np.asarray(values(sol, "charge_kw")).reshape(len(stations), f.steps),
+        central_travel=sum(dta_cost(sol, st, f"{a}:") for a, st in structs.items()),
+        prices=g,
+        dlmp=dlmp_parts(g, f, grid),
+        grid=grid,
+        limits=acr.limits,
+        tightening=acr.tightening,
+        history=acr.history,
+        q_fixed_kvar=q_fixed,
+    )
+
+
+def _pyomo_distflow_dso(case: Case, margins: Any, mp: MarketParams) -> DsoStage:
+    """The DSO stage on DistFlow (SOCP, Pyomo model of :mod:`coupling.problems.dso`)."""
+    f = case.feeder
+    paths = case_paths(case)
+    dso = build_dso(case, paths, margins, mp)
+    acr = _distflow_dso(dso, case, margins)
+    rc_p, rc_w = dso.grid_rc
+    rc_w[f.tree.slack] = 0.0
+    aggs = aggregators(case)
+    travel = sum(
+        pyo.value(dso.eva[a].travel_cost) + pyo.value(dso.eva[a].arrival_penalty) for a in aggs
+    )
+    return DsoStage(
+        objective=acr.result.objective,
+        status=acr.result.status,
+        method="clarabel (Pyomo model, DistFlow SOCP)",
+        central_loads=station_loads(dso.station_p_kw, station_ids(case), f.steps),
+        central_travel=travel,
+        prices=LimitPrices.from_reduced_costs(rc_p, rc_w, f.dt_h),
+        dlmp=acr.dlmp,
+        grid=acr.grid,
+        limits=acr.limits,
+        tightening=None,
+        history=acr.history,
+        q_fixed_kvar=dso.grid.q_fixed_kvar,
+        summary=acr.summary(),
+    )
+
+
 def solve_tariff(
     case: Case,
     opts: TariffOptions = TariffOptions(),
     *,
     progress: Callable[[str], None] | None = None,
 ) -> TariffSolution:
-    """Optimisation stage: DSO problem -> DLMP tariffs -> EVA responses -> loop."""
+    """Optimisation stage: DSO problem -> DLMP tariffs -> EVA responses -> loop.
+
+    Built and solved in the matrix engine, part by part (:func:`coupling.problems.market.
+    solve_market`): the ODs that cannot reach a station are LPs of their own, solved once for
+    the DSO and every aggregator response; the rest (stations, grid) by Clarabel."""
     opts = resolved(case, opts)
     say = progress or (lambda _: None)
     f = case.feeder
@@ -181,98 +308,88 @@ def solve_tariff(
     stations = station_ids(case)
     aggs = aggregators(case)
     price = f.price_per_kwh
+    bus_idx = station_bus_index(case)
 
     t0 = time.perf_counter()
     sens = sensitivities(f)
     margins = grid_margins(f, sens, case.uncertainty, gamma, opts.uncertainty_set)
-    paths = case_paths(case)
-    dso = build_dso(case, paths, margins, mp)
-    evas = {a: build_eva(case, paths, a, mp) for a in aggs}
-    grid_keys: dict[str, Any] = {"grid_model": opts.grid_model}
+    with phase("building the aggregators' traffic models"):
+        paths = case_paths(case)
+        structs = {a: case_dta(case, paths, aggregators=[a]) for a in aggs}
+        evas = {
+            a: assemble(declare_eva(structs[a], a, stations, price, dt, mp.beta, mp.eps))
+            for a in aggs
+        }
+    cache = PartCache()
     t1 = time.perf_counter()
-    if opts.grid_model == "distflow":
-        acr = _distflow_dso(dso, case, margins)
-        res = acr.result
-        d = acr.dlmp
-        grid_keys |= acr.summary()
-    else:
-        acr = solve_ac_feasible(
-            dso,
-            dso.grid,
-            f,
-            correct=opts.ac_correction,
-            margins=margins,
-            uncertainty=case.uncertainty,
-        )
-        res = acr.result
-        d = dlmp_arrays(dso.grid, f, None, res.duals, res.reduced_costs)
+    with phase(f"solving the DSO problem ({opts.grid_model})"):
+        if opts.grid_model == "distflow":
+            dso = _pyomo_distflow_dso(case, margins, mp)
+        else:
+            dso = _engine_dso(case, structs, margins, mp, opts, cache)
     t2 = time.perf_counter()
     say(
-        f"DSO problem solved: objective {res.objective:.2f} ({t2 - t1:.2f} s"
-        + (f", {acr.resolves} AC re-solves)" if acr.resolves else ")")
+        f"DSO problem solved: objective {dso.objective:.2f} ({t2 - t1:.2f} s"
+        + (f", {dso.resolves} AC re-solves)" if dso.resolves else ")")
     )
-    central_loads = station_loads(dso.station_p_kw, stations, steps)
-    c_travel = sum(
-        pyo.value(dso.eva[a].travel_cost) + pyo.value(dso.eva[a].arrival_penalty) for a in aggs
-    )
-    central = ev_cost(c_travel, 0.0, central_loads, price, mp, dt)
-
-    if opts.mechanism == "dlmp" and opts.grid_model == "distflow":
-        rc_p, rc_w = dso.grid_rc
-        rc_w[f.tree.slack] = 0.0
-        prices = LimitPrices.from_reduced_costs(rc_p, rc_w, dt)
-    elif opts.mechanism == "dlmp":
-        prices = grid_duals(dso.grid, f, res.duals, res.reduced_costs)
+    central = ev_cost(dso.central_travel, 0.0, dso.central_loads, price, mp, dt)
+    if opts.mechanism == "dlmp":
+        prices = dso.prices
     else:
         prices = LimitPrices.zeros(len(f.line_ids), len(f.bus_ids), steps)
-    bus_idx = station_bus_index(case)
 
-    compiled = {a: CompiledQP() for a in evas}  # only the tariffs change between iterations
+    methods: set[str] = set()
 
     def respond(bus_tariff: np.ndarray) -> tuple[np.ndarray, dict]:
-        for m in evas.values():
-            for i, y in enumerate(stations):
-                for t in range(steps):
-                    m.tariff[y, t] = float(bus_tariff[bus_idx[i], t])
-        results = solve_independently(
-            evas, lambda a, m: solve(m, duals=False, compiled=compiled[a]), opts.parallel
-        )
+        tariff = bus_tariff[bus_idx]  # stations x steps
+
+        def one(a: str, asm: Any) -> Any:
+            set_tariff(asm, price, tariff, dt)  # the same matrices, new prices
+            return solve_market(asm, cache)
+
+        results = solve_independently(evas, one, opts.parallel)
         ev_bus = np.zeros((len(f.bus_ids), steps))
         out = {}
-        for a, m in evas.items():
-            loads = station_loads(m.dta.station_p_kw, stations, steps)
+        for a, sol in results.items():
+            loads = np.asarray(values(sol, "charge_kw")).reshape(len(stations), steps)
             np.add.at(ev_bus, bus_idx, loads)
-            out[a] = (results[a], loads)
+            out[a] = (sol, loads)
+            methods.add(sol.method)
         return ev_bus, out
 
     accept = (
-        LoopAC(f, dso.grid.q_fixed_kvar, margins, acr.grid, acr.tightening)
+        LoopAC(f, dso.q_fixed_kvar, margins, dso.grid, dso.tightening)
         if opts.ac_correction
         else None
     )
-    loop = run_loop(f, acr.grid, acr.limits, prices, respond, opts.loop, loop_progress(say), accept)
+    loop = run_loop(f, dso.grid, dso.limits, prices, respond, opts.loop, loop_progress(say), accept)
     t3 = time.perf_counter()
 
     # final schedule: the aggregators' last responses
     loads = sum(loop.responses[a][1] for a in aggs)
-    dres = {a: dta_results(evas[a].dta) for a in aggs}
+    dres, unserved = {}, {}
+    for a in aggs:
+        sol = loop.responses[a][0]
+        lo, hi = values(sol, f"{a}:veh_min"), values(sol, f"{a}:veh_max")
+        dres[a] = tables_from_values(structs[a].index, lo, hi)
+        unserved |= unserved_by_od_values(structs[a].index, lo, hi)
     d_travel = sum(r.travel_cost + r.arrival_penalty for r in dres.values())
     return TariffSolution(
         gamma=gamma,
         limits=loop.limits,
         grid=loop.grid,
         tightening=accept.tightening if accept is not None else None,
-        ac_history=acr.history,
+        ac_history=dso.history,
         loads=loads,
-        central_loads=central_loads,
-        dlmp={k: d[k] for k in ("dlmp", "energy", "loss", "congestion", "voltage")},
+        central_loads=dso.central_loads,
+        dlmp={k: dso.dlmp[k] for k in ("dlmp", "energy", "loss", "congestion", "voltage")},
         bus_tariff=loop.bus_tariff,
         central=central,
-        dso_objective=res.objective,
+        dso_objective=dso.objective,
         decentral=ev_cost(d_travel, 0.0, loads, price, mp, dt),
         history=loop.history,
         converged=loop.converged,
-        status=res.status,
+        status=dso.status,
         stations=(
             pd.concat([r.stations for r in dres.values()])
             .groupby(["station", "t"], as_index=False, sort=False)[["queued", "charging", "p_kw"]]
@@ -280,9 +397,11 @@ def solve_tariff(
         ),
         paths=pd.concat([r.paths for r in dres.values()], ignore_index=True),
         arrival_shortfall=sum(r.arrival_shortfall for r in dres.values()),
-        unserved={od: v for a in aggs for od, v in unserved_by_od(evas[a].dta).items()},
+        unserved=unserved,
         timings={"build_s": t1 - t0, "dso_solve_s": t2 - t1, "loop_s": t3 - t2},
-        grid_summary=grid_keys,
+        grid_summary={"grid_model": opts.grid_model} | dso.summary,
+        solver=f"DSO: {dso.method}; aggregators: {' | '.join(sorted(methods))}",
+        parts_cached=cache.hits,
     )
 
 
@@ -434,6 +553,8 @@ def finish_tariff(
             "ac_resolves": len(sol.ac_history) - 1,
             "ac_loop_corrections": sum(bool(r.get("ac_corrected")) for r in sol.history),
             "ac_correction_iterations": sol.ac_history,
+            "solver_method": sol.solver,
+            "lp_parts_reused": sol.parts_cached,
         }
         | grid_summary(f, state, ac)
         | oos

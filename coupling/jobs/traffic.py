@@ -15,7 +15,7 @@ from engine.highs import solve_highs
 from engine.problem import Problem
 from engine.router import values
 from traffic.dta_engine import declare_dta, declare_dta_costs
-from traffic.results import quantities, tables_from_values
+from traffic.results import tables_from_values, unserved_by_od_values
 
 
 def run_traffic(case: Case, *, command: str = "traffic") -> Run:
@@ -40,8 +40,6 @@ def run_traffic(case: Case, *, command: str = "traffic") -> Run:
     t2 = time.perf_counter()
     lo, hi = values(res, "veh_min"), values(res, "veh_max")
     r = tables_from_values(st.index, lo, hi)
-    q = quantities(st.index, lo, hi)
-    u = q[q["kind"] == "unserved"].groupby("od")["vehicles"].sum()
     st_tab = r.stations  # station_p_kw per (station, t), as the objective prices it
     charging_cost = float(
         (price[st_tab["t"].to_numpy()] * case.time.dt_h * st_tab["p_kw"].to_numpy()).sum()
@@ -57,7 +55,7 @@ def run_traffic(case: Case, *, command: str = "traffic") -> Run:
         "vehicles_arrived": r.vehicles_arrived,
         "arrival_shortfall": r.arrival_shortfall,
         "arrival_penalty": r.arrival_penalty,
-        "unserved_vehicles_by_od": {str(k): float(x) for k, x in u.items() if x > 1e-6},
+        "unserved_vehicles_by_od": unserved_by_od_values(st.index, lo, hi),
         "travel_cost": r.travel_cost,
         "charging_cost": charging_cost,
         "paths": len(paths.paths),

@@ -72,6 +72,9 @@ class RunInfo:
     )
     status: str | None = key("", "solver termination status")
     solver_method: str | None = key("", "solver and method used (e.g. HiGHS ipm, no crossover)")
+    lp_parts_reused: int | None = key(
+        "", "independent LP parts of the problems taken from earlier solves (engine/split.py)"
+    )
     n_ev: int | None = key("", "number of EVs of the stationary fleet", hosting=0)
     buses: int | None = key("", "number of feeder buses")
     lines: int | None = key("", "number of feeder lines")

@@ -19,9 +19,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from engine.assemble import Assembled
+from engine.clarabel_qp import solve_clarabel
+from engine.highs import Solved, solve_highs
 from engine.problem import Problem, index
+from engine.router import duals, reduced_costs, values
+from engine.split import PartCache, solve_split
+from power.duals import GridDuals
 from power.feeder import Feeder
-from power.limits import Limits
+from power.limits import Limits, LinearGrid
 from power.lindistflow_engine import declare_lindistflow
 from traffic.dta import DtaStructure
 from traffic.dta_engine import StationLoad, declare_dta, declare_dta_costs
@@ -65,9 +70,12 @@ def declare_dso(
     limits: Limits,
     beta: float,
     eps: float,
+    losses: LinearGrid | None = None,
 ) -> Problem:
     """The DSO's centralised QP: every aggregator's DTA, the charging terms and the
-    LinDistFlow block with limits ``limits`` (robust margins included), stations as loads."""
+    LinDistFlow block with limits ``limits`` (robust margins and AC tightening included) and
+    the linearised losses ``losses`` (the AC correction's; None: lossless), stations as
+    loads."""
     prob = Problem()
     T, dt = feeder.steps, feeder.dt_h
     stations = list(station_bus)
@@ -76,7 +84,7 @@ def declare_dso(
         loads.append(declare_dta(prob, st, prefix=f"{a}:"))
         declare_dta_costs(prob, st, prefix=f"{a}:")  # energy is priced on charge_kw
     _charging(prob, loads, stations, T, dt, beta, eps)
-    declare_lindistflow(prob, feeder, limits=limits)
+    declare_lindistflow(prob, feeder, limits=limits, losses=losses)
     bus = np.array([feeder.bus_pos[station_bus[y]] for y in stations], dtype=np.int64)
     at_bus = sp.csr_matrix(
         (np.ones(len(stations)), (bus, np.arange(len(stations)))),
@@ -112,3 +120,33 @@ def set_tariff(asm: Assembled, price: np.ndarray, tariff: np.ndarray, dt: float)
     (currency/kWh; ``tariff`` stations x steps), in place: the matrices stay as they are."""
     v = asm.problem.vars["charge_kw"]
     asm.c[v.offset : v.offset + v.idx.size] = ((price[None, :] + tariff) * dt).reshape(-1)
+
+
+def solve_market(asm: Assembled, cache: PartCache | None = None) -> Solved:
+    """Solve a DSO or EVA problem part by part (:func:`engine.split.solve_split`): the parts
+    coupled to the station loads with Clarabel when they have a quadratic cost (else HiGHS'
+    dual simplex, for a basis and exact duals), the traffic-only ODs as LPs, kept in
+    ``cache`` between calls."""
+
+    def coupled(sub: Assembled) -> Solved:
+        if sub.q is not None and np.any(sub.q):
+            return solve_clarabel(sub)
+        return solve_highs(sub, method="simplex")
+
+    return solve_split(asm, coupled, coupled=["charge_kw"], cache=cache)
+
+
+def dso_duals(sol: Solved, feeder: Feeder) -> GridDuals:
+    """The grid's multipliers of a solved DSO problem (currency/kWh): balance duals and the
+    reduced costs of the flow and squared-voltage bounds (:mod:`power.duals`)."""
+    rc_w = reduced_costs(sol, "w").copy()
+    rc_w[feeder.tree.slack] = 0.0  # fixed variable: its reduced cost is not a bound dual
+    lam = duals(sol, "p_bal") / feeder.dt_h
+    return GridDuals.from_reduced_costs(reduced_costs(sol, "p"), rc_w, feeder.dt_h, lam)
+
+
+def dta_cost(sol: Solved, st: DtaStructure, prefix: str = "") -> float:
+    """Travel cost plus arrival penalty (currency) of the DTA ``prefix`` in ``sol``."""
+    c, offset = st.cost_coefficients(None)
+    lo, hi = values(sol, f"{prefix}veh_min"), values(sol, f"{prefix}veh_max")
+    return float(c @ lo + c @ hi + offset)
