@@ -125,6 +125,9 @@ def peak_flow_kw(feeder: Feeder, ac: ACResult, previous: np.ndarray | None = Non
     return peak if previous is None else np.maximum(peak, previous)
 
 
+FLOW_NOISE_KW = 1e-6  # |P| below this is no direction of flow (kW)
+
+
 def linearised_losses(
     feeder: Feeder, ac: ACResult, peak_kw: np.ndarray | None = None
 ) -> LinearGrid:
@@ -146,7 +149,9 @@ def linearised_losses(
         peak_kw = peak_flow_kw(feeder, ac)
     v_up2 = ac.v_pu[tree.parent_bus] ** 2
     p0 = ends.p_up
-    r_sec = np.where(p0 >= 0, 1.0, -1.0) * np.maximum(peak_kw, np.abs(p0))
+    # a flow at the power flow's noise level (a station's line in a step it does not charge)
+    # has no direction: take the consumer's, downstream, not the sign of a 1e-10 kW residue
+    r_sec = np.where(p0 >= -FLOW_NOISE_KW, 1.0, -1.0) * np.maximum(peak_kw, np.abs(p0))
     r_pu = tree.r_pu_kw[:, None]
     b = np.clip(r_pu * r_sec / v_up2, -0.5, 0.5)  # a line losing half its flow: no operation
     a = r_pu * ends.q_up**2 / v_up2

@@ -1,24 +1,16 @@
-"""Diagnoses for problems that cannot be met: which demand is not served and by how much
-(from the documented slack variables), and which grid limit the base load alone breaks."""
+"""Diagnoses for problems that cannot be met: which grid limit the base load alone breaks, and
+the worst limit excess of a schedule (the unserved demand per OD is
+:func:`traffic.results.unserved_by_od_values`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
-import pyomo.environ as pyo
 
 from power.feeder import Feeder
 from power.limits import LinearGrid, effective_limits, fixed_q_flows
 from power.sensitivity import sensitivities
-from traffic.results import variable_values
-
-
-def unserved_by_od(blk: pyo.Block) -> dict[str, float]:
-    """Vehicles per OD that never depart (slack ``unserved`` of the DTA block), > 1e-6 only."""
-    v = variable_values(blk)
-    u = v[v["kind"] == "unserved"].groupby("od")["vehicles"].sum()
-    return {str(k): float(x) for k, x in u.items() if x > 1e-6}
 
 
 def _limit_violation(

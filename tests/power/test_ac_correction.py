@@ -66,6 +66,20 @@ def test_losses_at_downstream_buses_equal_pandapower_line_losses(feeder3):
     assert pl_kw[0] == pytest.approx((pf**2 + qf**2) / 1e5, rel=1e-6)
 
 
+def test_a_line_without_flow_is_linearised_downstream(feeder3):
+    """A station's line in a step it does not charge carries the power flow's residue (here
+    -1e-7 kW): its chord to the peak flow points downstream, as a consumer's load will, not
+    along the residue's sign (which flipped loss parts between runs)."""
+    p, q = net_load(feeder3)
+    p[2], q[2] = -1e-7, 0.0
+    ac = ac_check(feeder3, p, q)
+    assert -1e-6 < line_ends(feeder3, ac).p_up[1, 0] < 0.0
+    grid = linearised_losses(feeder3, ac, peak_kw=np.array([[600.0], [300.0]]))
+    v_up2 = ac.v_pu[1, 0] ** 2
+    # b = r_pu R / v^2 with R = the 300 kW peak, positive (2 ohm at 10 kV: r_pu = 2e-5 / kW)
+    assert grid.loss_b[1, 0] == pytest.approx(2e-5 * 300.0 / v_up2, rel=1e-9)
+
+
 def test_loop_and_lp_agree_on_binding_limits_with_s_ratings():
     f = _s_rated()
     m = build_opf(_case(f))
