@@ -207,7 +207,10 @@ def build_tntp_case(
     st = None
     if opts.stations:
         placed = place_stations(
-            network.nodes, demand, replace(feeder_case, feeder=feeder), opts.stations
+            network.nodes,
+            demand,
+            replace(feeder_case, feeder=feeder, time=TimeGrid(steps, dt_h, tg.start), fleet=None),
+            opts.stations,
         )
         st = Stations(
             pd.DataFrame(
@@ -238,6 +241,9 @@ def build_tntp_case(
         "aggregation": agg.as_dict() | {"departures_moved_later_to_earlier": moved},
         "rated_lines": len(rated),
         "line_headroom": opts.line_headroom if rated else None,
+        # the feeder case's stationary fleet is on its own time grid and not in the city's
+        # demand: the coupled case leaves it out (and says so)
+        "fleet_left_out": feeder_case.fleet.n if feeder_case.fleet is not None else None,
     }
     return replace(
         feeder_case,
@@ -251,5 +257,6 @@ def build_tntp_case(
         uncertainty=feeder_case.uncertainty,
         parameters=params,
         traffic=TrafficData(network, st, demand),
+        fleet=None,
         build={k: v for k, v in record.items() if v is not None},
     )

@@ -551,6 +551,11 @@ def _echo_build(c: Any) -> None:
             f"  {b['rated_lines']} lines had no rating that can bind: rated at "
             f"{b['line_headroom']:g} x their base-load peak flow (--line-headroom)"
         )
+    if b.get("fleet_left_out"):
+        click.echo(
+            f"  the feeder case's stationary fleet ({b['fleet_left_out']} EVs) is left out: "
+            "the city's EVs are its travel demand"
+        )
 
 
 @main.command()

@@ -45,6 +45,8 @@ from coupling.problems.market import (
 )
 from coupling.problems.robust_grid import grid_margins
 from engine.assemble import assemble
+from engine.certify import certify
+from engine.highs import Solved
 from engine.router import values
 from engine.split import PartCache
 from power.ac_check import ac_check
@@ -199,6 +201,7 @@ class DsoStage:
     history: list[dict]
     q_fixed_kvar: np.ndarray | None
     summary: dict[str, Any] = field(default_factory=dict)
+    solved: Solved | None = None  # the engine's solution (None on the Pyomo DistFlow path)
 
     @property
     def resolves(self) -> int:
@@ -256,6 +259,7 @@ def _engine_dso(
         tightening=acr.tightening,
         history=acr.history,
         q_fixed_kvar=q_fixed,
+        solved=sol,
     )
 
 
@@ -339,13 +343,20 @@ def solve_tariff(
         prices = LimitPrices.zeros(len(f.line_ids), len(f.bus_ids), steps)
 
     methods: set[str] = set()
+    last: dict[str, Solved] = {}  # each aggregator's last response
 
     def respond(bus_tariff: np.ndarray) -> tuple[np.ndarray, dict]:
         tariff = bus_tariff[bus_idx]  # stations x steps
 
         def one(a: str, asm: Any) -> Any:
             set_tariff(asm, price, tariff, dt)  # the same matrices, new prices
-            return solve_market(asm, cache)
+            # a known solution that meets this problem's optimality conditions needs no
+            # solve: the DSO's schedule at its own DLMP (one aggregator), or the last
+            # response when the tariff did not move (engine/certify.py)
+            known = last.get(a, dso.solved)
+            sol = certify(asm, known) if known is not None else None
+            last[a] = sol or solve_market(asm, cache)
+            return last[a]
 
         results = solve_independently(evas, one, opts.parallel)
         ev_bus = np.zeros((len(f.bus_ids), steps))

@@ -57,6 +57,21 @@ def test_city_case_builds_charges_and_binds(city, tmp_path):
     assert kwh / 62672.05 > 0.01  # ieee33 serves 62,672 kWh a day
 
 
+def test_city_on_a_feeder_with_a_fleet_and_its_own_time_grid(city, tmp_path):
+    """feeder1000-ev runs on 96 x 15 min and has a stationary fleet: the coupled case takes
+    the feeder onto 24 x 1 h and leaves the fleet out, saying so (the build failed on the
+    time grids before)."""
+    case = tmp_path / "case"
+    r = build(city, case, "--feeder", "feeder1000-ev", "--steps", "24", "--dt-h", "1")
+    assert r.exit_code == 0, r.output
+    assert "stationary fleet (1093 EVs) is left out" in r.output
+    doc = tomllib.loads((case / "case.toml").read_text())
+    assert doc["build"]["fleet_left_out"] == 1093
+    assert not (case / "fleet").exists()
+    r = CliRunner().invoke(main, ["check", str(case)])
+    assert r.exit_code == 0, r.output
+
+
 def test_bad_units_and_options_are_one_line(city, tmp_path):
     r = build(city, tmp_path / "a", "--length-unit", "ft")
     assert r.exit_code == 0  # feet are short: plausible, the km header is overridden

@@ -1,0 +1,222 @@
+"""``evtp tariff`` on city-size coupled cases, stage by stage, and the solver per problem class.
+
+    python -m benchmarks.bench_city_tariff                      # the 13 x 13 grid city
+    python -m benchmarks.bench_city_tariff --case FOLDER ...    # any case folder
+    python -m benchmarks.bench_city_tariff --solvers            # + solver methods per class
+
+The grid city is the one of ``benchmarks/bench_cities.py`` (169 nodes, 4,290 OD pairs, ieee33,
+1 % EVs, 24 x 1 h, 6 stations, ``--min-od-vehicles 1``). Per case, in one process each: case
+build (s), the tariff job's stages (building the models, the DSO stage with its AC re-solves,
+the loop, reporting: AC check, out-of-sample draws and tables), the wall time and the peak
+memory (max RSS, MB), the rounds and what the solvers were.
+
+``--solvers`` takes the DSO problem of the first case apart (``engine/split.py``) and times each
+problem class with the candidate methods: the grid-coupled QP part with Clarabel at 1e-10 and
+1e-8 and with its faer solver on two threads; the traffic-only LP parts with HiGHS' interior
+point and dual simplex, in chunks of 2,000 columns, and the whole problem in one Clarabel call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def grid_city(out: Path) -> Path:
+    """The grid city coupled to ieee33, written as a case folder ``out``."""
+    from cases.builtin import load_case
+    from cases.folder import write_case
+    from cases.tntp_case import TntpBuild, build_tntp_case
+    from traffic.ev_demand import EvDemandModel
+    from traffic.grid_city import write_grid_city
+
+    f = write_grid_city(out.parent / "tntp", n=13, zones=66)
+    case = build_tntp_case(
+        load_case("ieee33"),
+        f["net"],
+        f["trips"],
+        f["nodes"],
+        EvDemandModel(ev_share=0.01),
+        TntpBuild(stations=6, steps=24, dt_h=1.0),
+    )
+    write_case(case, out)
+    return out
+
+
+def one(folder: str) -> dict:
+    """The tariff job on ``folder``, stage by stage (run in a process of its own)."""
+    from cases.builtin import load_case
+    from coupling.jobs.tariff import TariffOptions, finish_tariff, solve_tariff
+
+    t0 = time.perf_counter()
+    case = load_case(folder)
+    t1 = time.perf_counter()
+    sol = solve_tariff(case, TariffOptions())
+    t2 = time.perf_counter()
+    run = finish_tariff(case, TariffOptions(), sol)
+    t3 = time.perf_counter()
+    s = run.summary
+    return {
+        "case": case.name,
+        "load_s": t1 - t0,
+        "build_s": sol.timings["build_s"],
+        "dso_s": sol.timings["dso_solve_s"],
+        "ac_resolves": s["ac_resolves"],
+        "loop_s": sol.timings["loop_s"],
+        "rounds": s["iterations"],
+        "report_s": t3 - t2,
+        "wall_s": t3 - t0,
+        "peak_mb": peak_mb(),
+        "max_line_loading_ac": s["max_line_loading_ac"],
+        "solver": s["solver_method"],
+        "lp_parts_reused": s["lp_parts_reused"],
+    }
+
+
+def solvers(folder: str) -> list[dict]:
+    """The DSO problem of ``folder`` by problem class and solver method (module docstring)."""
+    from dataclasses import replace
+
+    import clarabel
+    import numpy as np
+
+    from cases.builtin import load_case
+    from coupling.problems.case_dta import case_dta, case_paths
+    from coupling.problems.dso import MarketParams, aggregators, station_bus
+    from coupling.problems.market import declare_dso
+    from engine.assemble import assemble
+    from engine.clarabel_qp import solve_clarabel
+    from engine.highs import solve_highs
+    from engine.split import _chunks, parts
+    from power.limits import effective_limits, fixed_q_flows
+
+    case = load_case(folder)
+    f = case.feeder
+    paths = case_paths(case)
+    structs = {a: case_dta(case, paths, aggregators=[a]) for a in aggregators(case)}
+    mp = MarketParams.from_case(case)
+    lim = effective_limits(f, fixed_q_flows(f))
+    asm = assemble(declare_dso(structs, f, station_bus(case), lim, mp.beta, mp.eps))
+    pt = parts(asm)
+    hot = np.zeros(pt.n, dtype=bool)
+    hot[np.unique(pt.col_label[np.flatnonzero(asm.q)])] = True
+    v = asm.problem.vars["charge_kw"]
+    hot[np.unique(pt.col_label[v.offset : v.offset + v.idx.size])] = True
+
+    def sub(ids: np.ndarray, q: bool = True):
+        rows = np.concatenate([pt.row_perm[pt.row_start[i] : pt.row_start[i + 1]] for i in ids])
+        cols = np.concatenate([pt.col_perm[pt.col_start[i] : pt.col_start[i + 1]] for i in ids])
+        return replace(
+            asm,
+            a=asm.a[:, cols].tocsr()[rows].tocsc(),
+            row_lo=asm.row_lo[rows],
+            row_hi=asm.row_hi[rows],
+            c=asm.c[cols],
+            q=asm.q[cols] if q else None,
+            lb=asm.lb[cols],
+            ub=asm.ub[cols],
+            offset=0.0,
+        )
+
+    rows: list[dict] = []
+
+    def timed(cls: str, method: str, size: tuple[int, int], fn) -> None:
+        t = time.perf_counter()
+        try:
+            obj = fn()
+            out = f"{obj:.9g}"
+        except Exception as exc:  # noqa: BLE001 - a method that fails is a measurement too
+            out = f"failed: {exc}"[:60]
+        rows.append(
+            {"class": cls, "method": method, "rows x cols": f"{size[0]:,} x {size[1]:,}",
+             "s": time.perf_counter() - t, "objective": out}
+        )  # fmt: skip
+        print(rows[-1], flush=True)
+
+    qp = sub(np.flatnonzero(hot))
+    timed("grid-coupled QP", "Clarabel 1e-10", qp.shape, lambda: solve_clarabel(qp).objective)
+    timed("grid-coupled QP", "Clarabel 1e-8", qp.shape, lambda: solve_clarabel(qp, 1e-8).objective)
+    default = clarabel.DefaultSettings
+
+    def faer() -> float:
+        def settings():
+            s = default()
+            s.direct_solve_method, s.max_threads = "faer", 2
+            return s
+
+        clarabel.DefaultSettings = settings
+        try:
+            return solve_clarabel(qp, 1e-8).objective
+        finally:
+            clarabel.DefaultSettings = default
+
+    timed("grid-coupled QP", "Clarabel 1e-8, faer x 2 threads", qp.shape, faer)
+    lp_ids = np.flatnonzero(~hot)
+    sizes = [(int(i), int(pt.col_start[i + 1] - pt.col_start[i])) for i in lp_ids]
+    chunks = _chunks(sizes, 2000)
+    n_lp = int(sum(n for _, n in sizes))
+    for method, opts in (("ipm", {"run_crossover": "off"}), ("simplex", {})):
+
+        def lps(method=method, opts=opts) -> float:
+            return sum(solve_highs(sub(np.asarray(c), q=False), method, **opts).objective
+                       for c in chunks)  # fmt: skip
+
+        timed(f"{len(lp_ids)} LP parts", f"HiGHS {method}, chunks of 2,000", (0, n_lp), lps)
+    timed("whole problem", "Clarabel 1e-8, one call", asm.shape,
+          lambda: solve_clarabel(asm, 1e-8).objective)  # fmt: skip
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--case", nargs="*", default=None, help="case folders (default: grid city)")
+    ap.add_argument("--solvers", action="store_true", help="also time solver methods per class")
+    ap.add_argument("--one", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.one:
+        print(json.dumps(one(args.one)))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        folders = args.case
+        if not folders:
+            t = time.perf_counter()
+            folders = [str(grid_city(Path(tmp) / "gridcity"))]
+            print(f"grid city built in {time.perf_counter() - t:.1f} s", flush=True)
+        rows = []
+        for folder in folders:
+            out = subprocess.run(
+                [sys.executable, "-m", "benchmarks.bench_city_tariff", "--one", folder],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            print(rows[-1], flush=True)
+        keys = [k for k in rows[0] if k != "solver"]
+        print("| " + " | ".join(keys) + " |")
+        print("|" + "---|" * len(keys))
+        for r in rows:
+            cells = [f"{r[k]:.2f}" if isinstance(r[k], float) else str(r[k]) for k in keys]
+            print("| " + " | ".join(cells) + " |")
+        for r in rows:
+            print(f"{r['case']}: {r['solver']}")
+        if args.solvers:
+            res = solvers(folders[0])
+            print("| class | method | rows x cols | s | objective |\n|---|---|---|---|---|")
+            for r in res:
+                print(f"| {r['class']} | {r['method']} | {r['rows x cols']} | {r['s']:.1f} | "
+                      f"{r['objective']} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
