@@ -18,8 +18,10 @@ from engine.assemble import Assembled
 from engine.highs import EngineSolveError, Solved
 
 
-def solve_clarabel(asm: Assembled, tol: float = 1e-10) -> Solved:
-    """Solve ``asm`` with Clarabel (interior point) to gap and feasibility tolerance ``tol``."""
+def solve_clarabel(asm: Assembled, tol: float = 1e-10, threads: int = 1) -> Solved:
+    """Solve ``asm`` with Clarabel (interior point) to gap and feasibility tolerance ``tol``;
+    with ``threads`` > 1 its faer factorisation on that many threads (QDLDL otherwise: on the
+    grid city's DSO problem, 0.39 M columns, 33 s on two threads against 37 s)."""
     t0 = time.perf_counter()
     m, n = asm.shape
     a = asm.a.tocsr()
@@ -39,6 +41,8 @@ def solve_clarabel(asm: Assembled, tol: float = 1e-10) -> Solved:
     settings.verbose = False
     settings.tol_gap_abs = settings.tol_gap_rel = tol
     settings.tol_feas = tol
+    if threads > 1:
+        settings.direct_solve_method, settings.max_threads = "faer", threads
     t1 = time.perf_counter()
     sol = clarabel.DefaultSolver(p, asm.c, big, b, cones, settings).solve()
     t2 = time.perf_counter()
@@ -56,4 +60,5 @@ def solve_clarabel(asm: Assembled, tol: float = 1e-10) -> Solved:
     np.add.at(rc, cl, z[k[4] : k[5]])
     q = asm.q if asm.q is not None else 0.0
     obj = float(asm.c @ x + 0.5 * np.sum(q * x * x) + asm.offset)
-    return Solved(asm, x, y, rc, obj, status, "clarabel", t1 - t0, t2 - t1)
+    method = "clarabel" if threads == 1 else f"clarabel (faer, {threads} threads)"
+    return Solved(asm, x, y, rc, obj, status, method, t1 - t0, t2 - t1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +37,24 @@ class ACResult:
 # reused, only the bus injections are updated (same Newton-Raphson, same results)
 _ONLY_LOADS_CHANGE = {"bus_pq": True, "trafo": False, "gen": False}
 
+# the pandapower network of a feeder, built once per feeder and thread (a tariff run checks
+# the same feeder tens of times: the DSO's corrections, the loop, the out-of-sample draws)
+_NETS: dict[tuple[int, int], tuple[weakref.ref, pp.pandapowerNet, list]] = {}
+_MAX_NETS = 8
+
+
+def _network(feeder: Feeder) -> tuple[pp.pandapowerNet, list[tuple[str, int]]]:
+    """:func:`power.pandapower_io.to_pandapower` of ``feeder``, kept for this thread."""
+    key = (id(feeder), threading.get_ident())
+    hit = _NETS.get(key)
+    if hit is not None and hit[0]() is feeder:
+        return hit[1], hit[2]
+    net, branches = to_pandapower(feeder)
+    if len(_NETS) >= _MAX_NETS:
+        _NETS.pop(next(iter(_NETS)))
+    _NETS[key] = (weakref.ref(feeder), net, branches)
+    return net, branches
+
 
 def ac_check(
     feeder: Feeder,
@@ -54,7 +74,7 @@ def ac_check(
     todo = np.arange(feeder.steps) if steps is None or previous is None else np.asarray(steps)
     if len(todo) == 0 and previous is not None:
         return previous
-    net, branches = to_pandapower(feeder)
+    net, branches = _network(feeder)
     nb, nl, n_todo = len(feeder.bus_ids), len(feeder.line_ids), len(todo)
     v = np.empty((nb, n_todo))
     pa, qa, pb, qb = (np.empty((nl, n_todo)) for _ in range(4))
@@ -77,7 +97,8 @@ def ac_check(
             pp.runpp(
                 net,
                 numba=False,
-                init="results" if k else "auto",
+                # the first step from a flat start, whatever the kept network last solved
+                init="results" if k else "flat",
                 calculate_voltage_angles=False,
                 recycle=_ONLY_LOADS_CHANGE,
             )

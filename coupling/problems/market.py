@@ -15,6 +15,8 @@ those coefficients in place, so every loop iteration re-solves the same matrices
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -122,6 +124,9 @@ def set_tariff(asm: Assembled, price: np.ndarray, tariff: np.ndarray, dt: float)
     asm.c[v.offset : v.offset + v.idx.size] = ((price[None, :] + tariff) * dt).reshape(-1)
 
 
+PARALLEL_QP_COLS = 100_000  # from this size on, Clarabel factorises on several threads
+
+
 def solve_market(asm: Assembled, cache: PartCache | None = None) -> Solved:
     """Solve a DSO or EVA problem part by part (:func:`engine.split.solve_split`): the parts
     coupled to the station loads with Clarabel when they have a quadratic cost (else HiGHS'
@@ -130,7 +135,8 @@ def solve_market(asm: Assembled, cache: PartCache | None = None) -> Solved:
 
     def coupled(sub: Assembled) -> Solved:
         if sub.q is not None and np.any(sub.q):
-            return solve_clarabel(sub)
+            big = sub.shape[1] >= PARALLEL_QP_COLS
+            return solve_clarabel(sub, threads=min(4, os.cpu_count() or 1) if big else 1)
         return solve_highs(sub, method="simplex")
 
     return solve_split(asm, coupled, coupled=["charge_kw"], cache=cache)
