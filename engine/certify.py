@@ -14,7 +14,8 @@ sets and accepts it when, for ``min c x + 1/2 x' diag(q) x`` s.t. ``lo <= A x <=
   (``z < 0``) only at a finite upper one, and the sum of ``|y| x distance to that bound`` (the
   duality gap) small against the objective's terms.
 
-Tolerances are relative to the largest right-hand side, cost and objective term.
+Tolerances are relative: to the largest bound, to each column's own cost, to the objective's
+terms.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ from engine.highs import Solved
 @dataclass(frozen=True)
 class KKT:
     """Scaled residuals of a candidate: ``primal`` (violation / (1 + largest bound)),
-    ``dual`` (stationarity / (1 + largest cost)), ``gap`` (duality gap / (1 + largest
-    objective term)); ``inf`` when a dual has the sign of an infinite bound."""
+    ``dual`` (stationarity of each column / (1 + its cost and quadratic term)), ``gap``
+    (duality gap / (1 + the objective's terms)); ``inf`` when a dual has the sign of an
+    infinite bound."""
 
     primal: float
     dual: float
@@ -73,12 +75,16 @@ def kkt(asm: Assembled, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> KKT:
         float(np.maximum(x - asm.ub, 0.0).max(initial=0.0)),
     )
     scale_b = 1.0 + _finite_max(asm.row_lo, asm.row_hi, asm.lb, asm.ub)
-    qx = asm.q * x if asm.q is not None else 0.0
+    qx = asm.q * x if asm.q is not None else np.zeros_like(x)
     grad = asm.c + qx
-    stat = float(np.abs(grad - asm.a.T @ y - z).max(initial=0.0))
+    # per column, against its own cost: a small cost (a station's energy price, 0.15 /kWh)
+    # must not hide behind a large one elsewhere (a 1,000 arrival penalty)
+    stat = float(
+        (np.abs(grad - asm.a.T @ y - z) / (1.0 + np.abs(asm.c) + np.abs(qx))).max(initial=0.0)
+    )
     gap = _gap(ax, y, asm.row_lo, asm.row_hi) + _gap(x, z, asm.lb, asm.ub)
     terms = float(np.abs(asm.c * x).sum()) + abs(asm.offset)
-    return KKT(viol / scale_b, stat / (1.0 + _finite_max(asm.c)), gap / (1.0 + terms))
+    return KKT(viol / scale_b, stat, gap / (1.0 + terms))
 
 
 def carry(target: Assembled, source: Solved) -> tuple[np.ndarray, ...] | None:

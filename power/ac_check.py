@@ -100,7 +100,9 @@ def ac_check(
                 # the first step from a flat start, whatever the kept network last solved
                 init="results" if k else "flat",
                 calculate_voltage_angles=False,
-                recycle=_ONLY_LOADS_CHANGE,
+                # the first step rebuilds pandapower's internal model: a kept network then
+                # gives what a new one would, whatever it solved before
+                recycle=_ONLY_LOADS_CHANGE if k else None,
             )
         except pp.powerflow.LoadflowNotConverged as exc:
             raise ACCheckError(f"AC power flow did not converge at step t={t}") from exc

@@ -88,3 +88,19 @@ def test_non_convergence_names_the_step(bad_step):
     p[:, bad_step] *= 200.0
     with pytest.raises(ACCheckError, match=f"at step t={bad_step}$"):
         ac_check(f, p, q)
+
+
+def test_kept_network_gives_what_a_new_one_gives(monkeypatch):
+    """The AC check keeps a feeder's pandapower network between calls: a check after other
+    loads equals, to the bit, the check on a new network (run folders and sweep points must
+    not depend on what was checked before)."""
+    f = load_case("ieee33").feeder
+    p, q = _loads(f, 50.0)
+    first = ac_check(f, p, q)
+    ac_check(f, 1.3 * p, q)  # other loads on the kept network
+    again = ac_check(f, p, q)
+    monkeypatch.setattr(ac_module, "_NETS", {})
+    fresh = ac_check(f, p, q)
+    for name in ("v_pu", "p_kw", "q_kvar", "loading"):
+        assert np.array_equal(getattr(again, name), getattr(fresh, name)), name
+        assert np.array_equal(getattr(first, name), getattr(fresh, name)), name
