@@ -32,7 +32,7 @@ from engine.highs import Solved
 @dataclass(frozen=True)
 class KKT:
     """Scaled residuals of a candidate: ``primal`` (violation / (1 + largest bound)),
-    ``dual`` (stationarity of each column / (1 + its cost and quadratic term)), ``gap``
+    ``dual`` (stationarity of each column / (1 + the size of its terms)), ``gap``
     (duality gap / (1 + the objective's terms)); ``inf`` when a dual has the sign of an
     infinite bound."""
 
@@ -77,11 +77,10 @@ def kkt(asm: Assembled, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> KKT:
     scale_b = 1.0 + _finite_max(asm.row_lo, asm.row_hi, asm.lb, asm.ub)
     qx = asm.q * x if asm.q is not None else np.zeros_like(x)
     grad = asm.c + qx
-    # per column, against its own cost: a small cost (a station's energy price, 0.15 /kWh)
-    # must not hide behind a large one elsewhere (a 1,000 arrival penalty)
-    stat = float(
-        (np.abs(grad - asm.a.T @ y - z) / (1.0 + np.abs(asm.c) + np.abs(qx))).max(initial=0.0)
-    )
+    # per column, against the size of its own terms: a small cost (a station's energy
+    # price, 0.15 /kWh) must not hide behind a large one elsewhere (a 1,000 arrival penalty)
+    size = 1.0 + np.abs(grad) + abs(asm.a).T @ np.abs(y) + np.abs(z)
+    stat = float((np.abs(grad - asm.a.T @ y - z) / size).max(initial=0.0))
     gap = _gap(ax, y, asm.row_lo, asm.row_hi) + _gap(x, z, asm.lb, asm.ub)
     terms = float(np.abs(asm.c * x).sum()) + abs(asm.offset)
     return KKT(viol / scale_b, stat, gap / (1.0 + terms))
