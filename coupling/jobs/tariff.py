@@ -263,10 +263,10 @@ def _engine_dso(
     )
 
 
-def _pyomo_distflow_dso(case: Case, margins: Any, mp: MarketParams) -> DsoStage:
-    """The DSO stage on DistFlow (SOCP, Pyomo model of :mod:`coupling.problems.dso`)."""
+def _pyomo_distflow_dso(case: Case, paths: Any, margins: Any, mp: MarketParams) -> DsoStage:
+    """The DSO stage on DistFlow (SOCP, Pyomo model of :mod:`coupling.problems.dso`) over the
+    path set ``paths``."""
     f = case.feeder
-    paths = case_paths(case)
     dso = build_dso(case, paths, margins, mp)
     acr = _distflow_dso(dso, case, margins)
     rc_p, rc_w = dso.grid_rc
@@ -328,7 +328,7 @@ def solve_tariff(
     t1 = time.perf_counter()
     with phase(f"solving the DSO problem ({opts.grid_model})"):
         if opts.grid_model == "distflow":
-            dso = _pyomo_distflow_dso(case, margins, mp)
+            dso = _pyomo_distflow_dso(case, paths, margins, mp)
         else:
             dso = _engine_dso(case, structs, margins, mp, opts, cache)
     t2 = time.perf_counter()
