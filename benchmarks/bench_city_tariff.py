@@ -97,7 +97,7 @@ def solvers(folder: str) -> list[dict]:
     from engine.assemble import assemble
     from engine.clarabel_qp import solve_clarabel
     from engine.highs import solve_highs
-    from engine.split import _chunks, parts
+    from engine.split import _chunks, coupled_parts, parts, subproblem
     from power.limits import effective_limits, fixed_q_flows
 
     case = load_case(folder)
@@ -108,25 +108,11 @@ def solvers(folder: str) -> list[dict]:
     lim = effective_limits(f, fixed_q_flows(f))
     asm = assemble(declare_dso(structs, f, station_bus(case), lim, mp.beta, mp.eps))
     pt = parts(asm)
-    hot = np.zeros(pt.n, dtype=bool)
-    hot[np.unique(pt.col_label[np.flatnonzero(asm.q)])] = True
-    v = asm.problem.vars["charge_kw"]
-    hot[np.unique(pt.col_label[v.offset : v.offset + v.idx.size])] = True
+    hot = coupled_parts(asm, pt, ["charge_kw"])  # as coupling.problems.market solves it
 
     def sub(ids: np.ndarray, q: bool = True):
-        rows = np.concatenate([pt.row_perm[pt.row_start[i] : pt.row_start[i + 1]] for i in ids])
-        cols = np.concatenate([pt.col_perm[pt.col_start[i] : pt.col_start[i + 1]] for i in ids])
-        return replace(
-            asm,
-            a=asm.a[:, cols].tocsr()[rows].tocsc(),
-            row_lo=asm.row_lo[rows],
-            row_hi=asm.row_hi[rows],
-            c=asm.c[cols],
-            q=asm.q[cols] if q else None,
-            lb=asm.lb[cols],
-            ub=asm.ub[cols],
-            offset=0.0,
-        )
+        part = subproblem(asm, pt, ids)[0]
+        return part if q else replace(part, q=None)
 
     rows: list[dict] = []
 

@@ -90,6 +90,29 @@ def _sub(asm: Assembled, a: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -
     )
 
 
+def coupled_parts(asm: Assembled, pt: Parts, coupled: Iterable[str] = ()) -> np.ndarray:
+    """Per part: does it hold a quadratic cost or a column of a var set named in
+    ``coupled``?"""
+    hot = np.zeros(pt.n, dtype=bool)
+    if asm.q is not None:
+        hot[np.unique(pt.col_label[np.flatnonzero(asm.q)])] = True
+    for name in coupled:
+        v = asm.problem.vars[name]
+        hot[np.unique(pt.col_label[v.offset : v.offset + v.idx.size])] = True
+    return hot
+
+
+def subproblem(
+    asm: Assembled, pt: Parts, ids: Iterable[int]
+) -> tuple[Assembled, np.ndarray, np.ndarray]:
+    """The sub-problem of parts ``ids`` (any of them, block diagonal) with its rows and
+    columns in ``asm``."""
+    ids = list(ids)
+    rows = np.concatenate([pt.row_perm[pt.row_start[i] : pt.row_start[i + 1]] for i in ids])
+    cols = np.concatenate([pt.col_perm[pt.col_start[i] : pt.col_start[i + 1]] for i in ids])
+    return _sub(asm, asm.a[:, cols].tocsr()[rows], rows, cols), rows, cols
+
+
 def _key(sub: Assembled) -> bytes:
     h = hashlib.blake2b(digest_size=20)
     a = sub.a
@@ -132,13 +155,7 @@ def solve_split(
     pt = parts(asm)
     if pt.n < min_parts:
         return solve_coupled(asm)
-    prob = asm.problem
-    hot = np.zeros(pt.n, dtype=bool)
-    if asm.q is not None:
-        hot[np.unique(pt.col_label[np.flatnonzero(asm.q)])] = True
-    for name in coupled:
-        v = prob.vars[name]
-        hot[np.unique(pt.col_label[v.offset : v.offset + v.idx.size])] = True
+    hot = coupled_parts(asm, pt, coupled)
     a_p = asm.a.tocsr()[pt.row_perm][:, pt.col_perm].tocsr()
     x, y, z = np.zeros(asm.shape[1]), np.zeros(asm.shape[0]), np.zeros(asm.shape[1])
     handover_s = solve_s = 0.0
@@ -161,13 +178,7 @@ def solve_split(
     pool = ThreadPoolExecutor(max_workers=1)
     future = None
     if len(hot_ids):
-        hot_rows = np.concatenate(
-            [pt.row_perm[pt.row_start[i] : pt.row_start[i + 1]] for i in hot_ids]
-        )
-        hot_cols = np.concatenate(
-            [pt.col_perm[pt.col_start[i] : pt.col_start[i + 1]] for i in hot_ids]
-        )
-        sub = _sub(asm, asm.a[:, hot_cols].tocsr()[hot_rows], hot_rows, hot_cols)
+        sub, hot_rows, hot_cols = subproblem(asm, pt, hot_ids)
         future = pool.submit(solve_coupled, sub)
 
     # the other parts: cached, else LPs in chunks

@@ -113,6 +113,60 @@ def history_row(
     }
 
 
+@dataclass
+class Correction:
+    """The correction's state between solves (module docstring), shared by the in-place loop
+    here and the re-declaring one of :mod:`coupling.problems.ac_engine`.
+
+    feeder, rating (kW, lines x steps), lim_m : the feeder, its flow ratings and its limits
+    with the robust margins (no AC tightening). ac, p, q : the last AC check and the net loads
+    it ran at; peak : the lines' peak flows of the linearisations so far; tight : the AC
+    tightening; gaps_prev : the last measured gaps; ac_s : time in AC checks (s).
+    """
+
+    feeder: Feeder
+    rating: np.ndarray
+    lim_m: Limits
+    ac: ACResult | None = None
+    p: np.ndarray | None = None
+    q: np.ndarray | None = None
+    peak: np.ndarray | None = None
+    tight: ACTightening | None = None
+    gaps_prev: ACTightening | None = None
+    ac_s: float = 0.0
+
+    def check(self, p_net_kw: np.ndarray, q_net_kvar: np.ndarray) -> tuple[ACResult, ACExcess]:
+        """AC check of the net loads (only the steps that moved since the last check) and its
+        excess over ``lim_m``."""
+        t0 = time.perf_counter()
+        changed = None
+        if self.ac is not None:
+            d = np.abs(p_net_kw - self.p) + np.abs(q_net_kvar - self.q)
+            changed = np.flatnonzero(d.max(axis=0) > 1e-6)
+        f = self.feeder
+        self.ac = ac_check(f, p_net_kw, q_net_kvar, previous=self.ac, steps=changed)
+        self.p, self.q = p_net_kw, q_net_kvar
+        self.ac_s += time.perf_counter() - t0
+        return self.ac, ac_excess(f, self.ac, self.rating, self.lim_m)
+
+    def next_grid(self, first: bool, slope: np.ndarray | None = None) -> LinearGrid:
+        """The linear grid corrected at the last check (losses linearised there, with the
+        slopes ``slope`` when given: a warm re-solve stays cheap) and the next tightening
+        (:func:`next_tightening`; the excess left only after a loss-aware solve, not
+        ``first``)."""
+        f, ac = self.feeder, self.ac
+        assert ac is not None
+        self.peak = peak_flow_kw(f, ac, self.peak)
+        grid = linearised_losses(f, ac, self.peak)
+        if slope is not None:
+            grid = with_slope(grid, slope, line_ends(f, ac).p_up)
+        gaps = measured_gaps(f, ac, grid, self.rating, self.p, self.q)
+        left = None if first else excess_tightening(f, ac, self.rating, self.lim_m)
+        self.tight = next_tightening(self.tight, gaps, self.gaps_prev, left)
+        self.gaps_prev = gaps
+        return grid
+
+
 class KeptBlock:
     """In-place updates of a LinDistFlow block's compiled LP kept in HiGHS
     (``solve(m, keep=True)``): its flow and voltage bounds and the linearised losses of its
@@ -213,42 +267,20 @@ def solve_ac_feasible(
     keep = correct and blk.limits_on and max_resolves > 0
     res = solve_grid_model(m, feeder, keep=keep, **solve_kw)
     kept = KeptBlock(res.kept, blk, feeder) if keep and res.kept is not None else None
-    rating = flow_rating_kw(feeder, blk.q_fixed_kvar)
-    lim_m = block_limits(blk, feeder)  # robust margins, no AC tightening
-    tight: ACTightening | None = None
-    gaps_prev: ACTightening | None = None
-    peak = None
+    # robust margins, no AC tightening
+    cor = Correction(feeder, flow_rating_kw(feeder, blk.q_fixed_kvar), block_limits(blk, feeder))
     history: list[dict] = []
-    ac_s = 0.0
-    ac: ACResult | None = None
-    p_prev = q_prev = None
     try:
         for k in range(max_resolves + 1):
             state = grid_state(blk, feeder)
-            t0 = time.perf_counter()
-            changed = None
-            if ac is not None:  # only the steps whose net loads moved
-                d = np.abs(state.p_net_kw - p_prev) + np.abs(state.q_net_kvar - q_prev)
-                changed = np.flatnonzero(d.max(axis=0) > 1e-6)
-            ac = ac_check(feeder, state.p_net_kw, state.q_net_kvar, previous=ac, steps=changed)
-            p_prev, q_prev = state.p_net_kw, state.q_net_kvar
-            ac_s += time.perf_counter() - t0
-            ex = ac_excess(feeder, ac, rating, lim_m)
+            ac, ex = cor.check(state.p_net_kw, state.q_net_kvar)
             history.append(history_row(k, feeder, res, state, ac, ex))
             feasible = ex.ok(tol_loading, tol_v_pu)
             if feasible or not correct or not blk.limits_on or k == max_resolves:
                 break
-            peak = peak_flow_kw(feeder, ac, peak)
-            grid = linearised_losses(feeder, ac, peak)
-            if kept is not None and kept.slope is not None:
-                # the slopes of the first correction: a warm re-solve stays cheap
-                grid = with_slope(grid, kept.slope, line_ends(feeder, ac).p_up)
-            gaps = measured_gaps(feeder, ac, grid, rating, state.p_net_kw, state.q_net_kvar)
-            # the excess left after a loss-aware solve is added on top of its tightening
-            left = excess_tightening(feeder, ac, rating, lim_m) if k else None
-            tight = next_tightening(tight, gaps, gaps_prev, left)
-            gaps_prev = gaps
-            lim = block_limits(blk, feeder, tight)
+            # the slopes of the first correction keep a warm re-solve cheap
+            grid = cor.next_grid(k == 0, kept.slope if kept is not None else None)
+            lim = block_limits(blk, feeder, cor.tight)
             if kept is not None:
                 kept.set_losses(grid)
                 kept.set_bounds(lim)
@@ -266,10 +298,10 @@ def solve_ac_feasible(
         ac=ac,
         history=history,
         grid=blk.linear_grid,
-        limits=block_limits(blk, feeder, tight),
-        tightening=tight,
+        limits=block_limits(blk, feeder, cor.tight),
+        tightening=cor.tight,
         feasible=feasible,
-        ac_s=ac_s,
+        ac_s=cor.ac_s,
     )
 
 

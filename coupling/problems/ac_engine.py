@@ -10,25 +10,17 @@ parts of the problem that do not touch the grid are solved once and kept
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import numpy as np
 
-from coupling.problems.ac_correction import ACCorrected, history_row, next_tightening
+from coupling.problems.ac_correction import ACCorrected, Correction, history_row
 from coupling.problems.grid import schedule_state
 from engine.assemble import Assembled
 from engine.highs import Solved
-from power.ac_check import ACResult, ac_check
 from power.correction import (
     TOL_LOADING,
     TOL_V_PU,
-    ACTightening,
-    ac_excess,
-    excess_tightening,
-    linearised_losses,
-    measured_gaps,
-    peak_flow_kw,
 )
 from power.feeder import Feeder
 from power.limits import (
@@ -60,40 +52,20 @@ def solve_ac_feasible_engine(
     no limit (robust margins included) is exceeded in AC beyond the tolerances, at most
     ``max_resolves`` times. ``result`` of the outcome is the last :class:`Solved`."""
     f = feeder
-    rating = flow_rating_kw(f, q_fixed_kvar)
-    lim_m = effective_limits(f, q_fixed_kvar, margins)
-    lim, grid = lim_m, LinearGrid(f)
-    tight: ACTightening | None = None
-    gaps_prev: ACTightening | None = None
-    peak = None
+    cor = Correction(f, flow_rating_kw(f, q_fixed_kvar), effective_limits(f, q_fixed_kvar, margins))
+    lim, grid = cor.lim_m, LinearGrid(f)
     history: list[dict] = []
-    ac: ACResult | None = None
-    ac_s = 0.0
-    p_prev = q_prev = None
     for k in range(max_resolves + 1):
         sol = solve(build(lim, grid if grid.has_losses else None))
         p_net, q_net = net_load(f, ev_bus(sol))
         state = schedule_state(f, grid, p_net, q_net)
-        t0 = time.perf_counter()
-        changed = None
-        if ac is not None:  # only the steps whose net loads moved
-            d = np.abs(p_net - p_prev) + np.abs(q_net - q_prev)
-            changed = np.flatnonzero(d.max(axis=0) > 1e-6)
-        ac = ac_check(f, p_net, q_net, previous=ac, steps=changed)
-        p_prev, q_prev = p_net, q_net
-        ac_s += time.perf_counter() - t0
-        ex = ac_excess(f, ac, rating, lim_m)
+        ac, ex = cor.check(p_net, q_net)
         history.append(history_row(k, f, sol, state, ac, ex))
         feasible = ex.ok(tol_loading, tol_v_pu)
         if feasible or not correct or k == max_resolves:
             break
-        peak = peak_flow_kw(f, ac, peak)
-        grid = linearised_losses(f, ac, peak)
-        gaps = measured_gaps(f, ac, grid, rating, p_net, q_net)
-        left = excess_tightening(f, ac, rating, lim_m) if k else None
-        tight = next_tightening(tight, gaps, gaps_prev, left)
-        gaps_prev = gaps
-        lim = effective_limits(f, q_fixed_kvar, margins, tight)
+        grid = cor.next_grid(k == 0)
+        lim = effective_limits(f, q_fixed_kvar, margins, cor.tight)
     return ACCorrected(
         result=sol,  # type: ignore[arg-type]  # a Solved: objective, status, solve_s
         state=state,
@@ -101,7 +73,7 @@ def solve_ac_feasible_engine(
         history=history,
         grid=grid,
         limits=lim,
-        tightening=tight,
+        tightening=cor.tight,
         feasible=feasible,
-        ac_s=ac_s,
+        ac_s=cor.ac_s,
     )
