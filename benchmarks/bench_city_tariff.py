@@ -3,12 +3,19 @@
     python -m benchmarks.bench_city_tariff                      # the 13 x 13 grid city
     python -m benchmarks.bench_city_tariff --case FOLDER ...    # any case folder
     python -m benchmarks.bench_city_tariff --solvers            # + solver methods per class
+    python -m benchmarks.bench_city_tariff --aggregators 2 --workers 0 1 2
 
 The grid city is the one of ``benchmarks/bench_cities.py`` (169 nodes, 4,290 OD pairs, ieee33,
 1 % EVs, 24 x 1 h, 6 stations, ``--min-od-vehicles 1``). Per case, in one process each: case
 build (s), the tariff job's stages (building the models, the DSO stage with its AC re-solves,
 the loop, reporting: AC check, out-of-sample draws and tables), the wall time and the peak
 memory (max RSS, MB), the rounds and what the solvers were.
+
+``--aggregators K`` builds the grid city with its demand split among K aggregators (by origin
+zone, ``evtp build --aggregators``); ``--workers 0 1 2`` runs the tariff job once per count:
+0 in process (aggregators in threads), N on a local Dask cluster of N worker processes
+(``evtp tariff --workers N``). ``place_s`` is the time to start the cluster and send the
+aggregators' problems (part of ``loop_s``); ``worker_peak_mb`` the largest worker's max RSS.
 
 ``--solvers`` takes the DSO problem of the first case apart (``engine/split.py``) and times each
 problem class with the candidate methods: the grid-coupled QP part with Clarabel at 1e-10 and
@@ -32,8 +39,9 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def grid_city(out: Path) -> Path:
-    """The grid city coupled to ieee33, written as a case folder ``out``."""
+def grid_city(out: Path, aggregators: int = 1) -> Path:
+    """The grid city coupled to ieee33 (its demand split among ``aggregators``), written as a
+    case folder ``out``."""
     from cases.builtin import load_case
     from cases.folder import write_case
     from cases.tntp_case import TntpBuild, build_tntp_case
@@ -47,36 +55,43 @@ def grid_city(out: Path) -> Path:
         f["trips"],
         f["nodes"],
         EvDemandModel(ev_share=0.01),
-        TntpBuild(stations=6, steps=24, dt_h=1.0),
+        TntpBuild(stations=6, steps=24, dt_h=1.0, aggregators=aggregators),
     )
     write_case(case, out)
     return out
 
 
-def one(folder: str) -> dict:
-    """The tariff job on ``folder``, stage by stage (run in a process of its own)."""
+def one(folder: str, workers: int = 0) -> dict:
+    """The tariff job on ``folder``, stage by stage (run in a process of its own), with the
+    aggregators on ``workers`` Dask workers (0: in process)."""
     from cases.builtin import load_case
     from coupling.jobs.tariff import TariffOptions, finish_tariff, solve_tariff
+    from coupling.problems.dso import aggregators
 
+    opts = TariffOptions(workers=workers)
     t0 = time.perf_counter()
     case = load_case(folder)
     t1 = time.perf_counter()
-    sol = solve_tariff(case, TariffOptions())
+    sol = solve_tariff(case, opts)
     t2 = time.perf_counter()
-    run = finish_tariff(case, TariffOptions(), sol)
+    run = finish_tariff(case, opts, sol)
     t3 = time.perf_counter()
     s = run.summary
     return {
         "case": case.name,
+        "aggregators": len(aggregators(case)),
+        "workers": workers,
         "load_s": t1 - t0,
         "build_s": sol.timings["build_s"],
         "dso_s": sol.timings["dso_solve_s"],
         "ac_resolves": s["ac_resolves"],
         "loop_s": sol.timings["loop_s"],
+        "place_s": sol.timings["place_s"],
         "rounds": s["iterations"],
         "report_s": t3 - t2,
         "wall_s": t3 - t0,
         "peak_mb": peak_mb(),
+        "worker_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0,
         "max_line_loading_ac": s["max_line_loading_ac"],
         "solver": s["solver_method"],
         "lp_parts_reused": s["lp_parts_reused"],
@@ -167,27 +182,33 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--case", nargs="*", default=None, help="case folders (default: grid city)")
     ap.add_argument("--solvers", action="store_true", help="also time solver methods per class")
+    ap.add_argument("--aggregators", type=int, default=1, help="grid city's aggregators")
+    ap.add_argument(
+        "--workers", type=int, nargs="*", default=[0], help="Dask workers per run (0: none)"
+    )
     ap.add_argument("--one", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.one:
-        print(json.dumps(one(args.one)))
+        print(json.dumps(one(args.one, args.workers[0])))
         return
     with tempfile.TemporaryDirectory() as tmp:
         folders = args.case
         if not folders:
             t = time.perf_counter()
-            folders = [str(grid_city(Path(tmp) / "gridcity"))]
+            folders = [str(grid_city(Path(tmp) / "gridcity", args.aggregators))]
             print(f"grid city built in {time.perf_counter() - t:.1f} s", flush=True)
         rows = []
         for folder in folders:
-            out = subprocess.run(
-                [sys.executable, "-m", "benchmarks.bench_city_tariff", "--one", folder],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-            print(rows[-1], flush=True)
+            for w in args.workers:
+                out = subprocess.run(
+                    [sys.executable, "-m", "benchmarks.bench_city_tariff", "--one", folder]
+                    + ["--workers", str(w)],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+                print(rows[-1], flush=True)
         keys = [k for k in rows[0] if k != "solver"]
         print("| " + " | ".join(keys) + " |")
         print("|" + "---|" * len(keys))

@@ -9,11 +9,12 @@ What the build does, in order (each step documented in its module):
    (``--line-headroom``; ``power/ratings.py``);
 3. the EV demand (``traffic/ev_demand.py``: departure profile, departure SOC, trip
    energy, who must stop and who intends to charge);
-4. OD pairs carrying less than ``--min-od-vehicles`` EVs over the horizon merged onto kept
-   ones (``traffic/aggregate.py``), vehicles and SOC conserved, the vehicle-km error
-   reported; departures that the kept OD could no longer complete in the horizon move to its
-   latest feasible step (counted);
-5. stations by the rule below; ``[parameters] path_stops = "needed"`` so that only trips
+4. the demand split among ``--aggregators`` by origin zone (``traffic/aggregators.py``);
+5. OD pairs carrying less than ``--min-od-vehicles`` EVs over the horizon merged onto kept
+   ones of the same aggregator (``traffic/aggregate.py``), vehicles and SOC conserved, the
+   vehicle-km error reported; departures that the kept OD could no longer complete in the
+   horizon move to its latest feasible step (counted);
+6. stations by the rule below; ``[parameters] path_stops = "needed"`` so that only trips
    that need or intend to charge get paths with stops.
 
 Everything the build decided is kept in ``case.toml [build]`` (:attr:`Case.build`).
@@ -44,6 +45,7 @@ from cases.case import Case, CaseError, TimeGrid, TrafficData
 from power.ratings import DEFAULT_HEADROOM, derive_line_ratings
 from power.resample import resample_feeder
 from traffic.aggregate import aggregate_demand
+from traffic.aggregators import assign_aggregators
 from traffic.ev_demand import EvDemandModel, charge_steps, clip_departures, ev_demand
 from traffic.graph import through_blocked
 from traffic.network import Stations, TravelDemand
@@ -121,6 +123,8 @@ class TntpBuild:
     line_headroom : ratings of unrated lines over their base-load peak (power/ratings.py).
     min_od_vehicles, max_ods : demand aggregation (0 and None: none).
     max_delay_steps, penalty_per_vehicle : written to ``[parameters]``.
+    aggregators : the demand split by origin zone among this many aggregators
+        (``traffic/aggregators.py``).
     """
 
     stations: int = 4
@@ -136,6 +140,7 @@ class TntpBuild:
     max_ods: int | None = None
     max_delay_steps: int = 4
     penalty_per_vehicle: float = 1000.0
+    aggregators: int = 1
 
 
 def _clock_hours(start: str) -> float:
@@ -195,8 +200,12 @@ def build_tntp_case(
     )
     if not len(demand.table):
         raise CaseError("the trips give no EV demand (check --ev-share and the horizon)")
+    try:
+        split = assign_aggregators(demand.table, opts.aggregators)
+    except ValueError as exc:
+        raise CaseError(str(exc)) from None
     table, agg = aggregate_demand(
-        demand.table,
+        split,
         network.segments,
         min_vehicles=opts.min_od_vehicles,
         max_ods=opts.max_ods,
@@ -239,6 +248,7 @@ def build_tntp_case(
         | {"departures": [round(x, 6) for x in model.departures]},
         "demand": stats.as_dict(),
         "aggregation": agg.as_dict() | {"departures_moved_later_to_earlier": moved},
+        "aggregators": split.groupby("aggregator")["vehicles"].sum().round(3).to_dict(),
         "rated_lines": len(rated),
         "line_headroom": opts.line_headroom if rated else None,
         # the feeder case's stationary fleet is on its own time grid and not in the city's

@@ -44,7 +44,7 @@ INPUT_ERRORS: tuple[tuple[str, str], ...] = (
     ("builtins", "FileExistsError"),
     ("builtins", "FileNotFoundError"),
     ("coupling.studies.compare", "CompareError"),
-    ("coupling.studies.sweep", "SweepError"),
+    ("coupling.cluster", "ClusterError"),
     ("cases.atomic", "OutputError"),
     ("coupling.output.runread", "RunFolderError"),
 )
@@ -433,6 +433,13 @@ def _tntp_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             help="Merge ODs with fewer EVs over the horizon onto the nearest kept OD (0: off).",
         ),
         click.option("--max-ods", type=int, help="Keep at most this many ODs (merging the rest)."),
+        click.option(
+            "--aggregators",
+            type=int,
+            default=1,
+            show_default=True,
+            help="Aggregators (EV operators) the demand is split among, by origin zone.",
+        ),
     ]
     for opt in reversed(opts):
         fn = opt(fn)
@@ -498,6 +505,7 @@ def build(case: str | None, out: str, tntp: str | None, force: bool, **kw: Any) 
             line_headroom=kw["line_headroom"],
             min_od_vehicles=kw["min_od_vehicles"],
             max_ods=kw["max_ods"],
+            aggregators=kw["aggregators"],
         )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -546,6 +554,9 @@ def _echo_build(c: Any) -> None:
         f"  ODs {a['ods_before']} -> {a['ods_after']} ({a['merged_ods']} merged, "
         f"{a['vehicles_moved']:.4g} vehicles moved, vehicle-km error {a['km_error']:+.2%})"
     )
+    if len(b.get("aggregators") or {}) > 1:
+        split = ", ".join(f"{k} {v:.4g}" for k, v in b["aggregators"].items())
+        click.echo(f"  aggregators by origin zone (EVs): {split}")
     if b.get("rated_lines"):
         click.echo(
             f"  {b['rated_lines']} lines had no rating that can bind: rated at "
@@ -750,6 +761,18 @@ def traffic(case: str, out: str | None, force: bool) -> None:
     help="Subgradient step for flow limits (currency/kWh per kW of excess); default: the "
     "case's [parameters] step_kw, else 0.001.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Solve the aggregators' problems on a local Dask cluster of this many worker "
+    "processes (0: in this process, in threads).",
+)
+@click.option(
+    "--scheduler",
+    help="Solve the aggregators' problems on the running Dask scheduler at this address.",
+)
 @force_option
 @ac_correction_option
 @grid_model_option
@@ -765,6 +788,8 @@ def tariff(
     max_iter: int | None,
     step_rule: str | None,
     step_kw: float | None,
+    workers: int,
+    scheduler: str | None,
     force: bool,
     no_ac_correction: bool,
     grid_model: str,
@@ -800,6 +825,8 @@ def tariff(
             loop=loop_options(c, max_iter=max_iter, step_rule=step_rule, step_kw=step_kw),
             ac_correction=not no_ac_correction,
             grid_model=grid_model,
+            workers=workers,
+            scheduler=scheduler,
         )
         return run_tariff(c, opts, command=_command_line(), progress=click.echo)
 

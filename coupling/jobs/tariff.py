@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -13,6 +14,7 @@ import pyomo.environ as pyo
 
 from cases.case import Case, CaseError
 from common.progress import phase
+from coupling.cluster import dask_client
 from coupling.jobs.grid import grid_summary, grid_tables
 from coupling.output.runfolder import Run
 from coupling.problems.ac_correction import LoopAC
@@ -43,6 +45,7 @@ from coupling.problems.market import (
     set_tariff,
     solve_market,
 )
+from coupling.problems.remote import DaskAggregators
 from coupling.problems.robust_grid import grid_margins
 from engine.assemble import assemble
 from engine.certify import certify
@@ -75,6 +78,10 @@ class TariffOptions:
     seed: int = 0
     loop: LoopOptions = field(default_factory=lambda: CASE_LOOP)  # CASE_LOOP: the case's
     parallel: bool = True  # aggregators in parallel threads
+    # aggregators on Dask (coupling/problems/remote.py): a local cluster of this many
+    # worker processes, or the running scheduler at this address; 0 and None: in process
+    workers: int = 0
+    scheduler: str | None = None
     ac_correction: bool = True  # AC-corrected DSO stage and loop acceptance
     grid_model: Literal["lindistflow", "distflow"] = "lindistflow"  # of the DSO stage
 
@@ -120,7 +127,8 @@ class TariffSolution:
     charging) costs. dso_objective : the DSO problem's optimal cost (currency). history,
     converged : the loop's rows and outcome. stations, paths : the aggregators' summed station
     and path tables. arrival_shortfall, unserved : vehicles.
-    timings : ``build_s``, ``dso_solve_s``, ``loop_s`` (s).
+    timings : ``build_s``, ``dso_solve_s``, ``loop_s`` (s), and ``place_s``, the part of
+    ``loop_s`` spent starting a Dask cluster and sending it the aggregators' problems.
     """
 
     gamma: float
@@ -358,7 +366,10 @@ def solve_tariff(
             last[a] = sol or solve_market(asm, cache)
             return last[a]
 
-        results = solve_independently(evas, one, opts.parallel)
+        if remote is not None:
+            results = remote(dict.fromkeys(aggs, tariff))
+        else:
+            results = solve_independently(evas, one, opts.parallel)
         ev_bus = np.zeros((len(f.bus_ids), steps))
         out = {}
         for a, sol in results.items():
@@ -373,7 +384,18 @@ def solve_tariff(
         if opts.ac_correction
         else None
     )
-    loop = run_loop(f, dso.grid, dso.limits, prices, respond, opts.loop, loop_progress(say), accept)
+    with ExitStack() as stack:
+        remote, where, t_place = None, "", time.perf_counter()
+        if opts.workers or opts.scheduler:
+            client = stack.enter_context(dask_client(opts.workers, opts.scheduler))
+            with phase("sending the aggregators' problems to the Dask workers"):
+                remote = DaskAggregators(client, evas, cache, price, dt, dso.solved)
+            say(f"aggregators on Dask: {remote.placement}")
+            where = f" (on {len(set(remote.placement.values()))} Dask workers)"
+        t_place = time.perf_counter() - t_place
+        loop = run_loop(
+            f, dso.grid, dso.limits, prices, respond, opts.loop, loop_progress(say), accept
+        )
     t3 = time.perf_counter()
 
     # final schedule: the aggregators' last responses
@@ -409,10 +431,10 @@ def solve_tariff(
         paths=pd.concat([r.paths for r in dres.values()], ignore_index=True),
         arrival_shortfall=sum(r.arrival_shortfall for r in dres.values()),
         unserved=unserved,
-        timings={"build_s": t1 - t0, "dso_solve_s": t2 - t1, "loop_s": t3 - t2},
+        timings={"build_s": t1 - t0, "dso_solve_s": t2 - t1, "loop_s": t3 - t2, "place_s": t_place},
         grid_summary={"grid_model": opts.grid_model} | dso.summary,
-        solver=f"DSO: {dso.method}; aggregators: {' | '.join(sorted(methods))}",
-        parts_cached=cache.hits,
+        solver=f"DSO: {dso.method}; aggregators{where}: {' | '.join(sorted(methods))}",
+        parts_cached=cache.hits if remote is None else remote.parts_cached,
     )
 
 
@@ -597,6 +619,11 @@ def run_tariff(
     if opts.mechanism == "fleet-market":
         from coupling.jobs.fleet_market import run_fleet_market
 
+        if opts.workers or opts.scheduler:
+            raise CaseError(
+                f"case {case.name!r} runs the fleet capacity market, whose fleet operators "
+                "are solved in this process: drop --workers / --scheduler"
+            )
         if opts.grid_model != "lindistflow":
             raise CaseError(
                 f"case {case.name!r} runs the fleet capacity market, which has no DSO stage on "

@@ -127,16 +127,20 @@ def set_tariff(asm: Assembled, price: np.ndarray, tariff: np.ndarray, dt: float)
 PARALLEL_QP_COLS = 100_000  # from this size on, Clarabel factorises on several threads
 
 
-def solve_market(asm: Assembled, cache: PartCache | None = None) -> Solved:
+def solve_market(
+    asm: Assembled, cache: PartCache | None = None, threads: int | None = None
+) -> Solved:
     """Solve a DSO or EVA problem part by part (:func:`engine.split.solve_split`): the parts
     coupled to the station loads with Clarabel when they have a quadratic cost (else HiGHS'
     dual simplex, for a basis and exact duals), the traffic-only ODs as LPs, kept in
-    ``cache`` between calls."""
+    ``cache`` between calls. ``threads``: Clarabel's for a large coupled part (default
+    ``min(4, cores)``)."""
+    n_threads = min(4, os.cpu_count() or 1) if threads is None else threads
 
     def coupled(sub: Assembled) -> Solved:
         if sub.q is not None and np.any(sub.q):
             big = sub.shape[1] >= PARALLEL_QP_COLS
-            return solve_clarabel(sub, threads=min(4, os.cpu_count() or 1) if big else 1)
+            return solve_clarabel(sub, threads=n_threads if big else 1)
         return solve_highs(sub, method="simplex")
 
     return solve_split(asm, coupled, coupled=["charge_kw"], cache=cache)

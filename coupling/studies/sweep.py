@@ -45,13 +45,12 @@ from cases.atomic import atomic_folder
 from cases.builtin import load_case
 from cases.case import Case, CaseError
 from cases.parameters import ParameterError, lookup
+from coupling.cluster import ClusterError, dask_client
 from coupling.output.clean import clean_table
 from coupling.output.runfolder import Run, write_run
 from coupling.output.summary import columns
 
-
-class SweepError(RuntimeError):
-    """The Dask cluster of a sweep cannot be used (unreachable scheduler, no workers)."""
+SweepError = ClusterError  # the sweep's cluster cannot be used (its earlier name)
 
 
 # summary keys of a tariff point in sweep.csv (the sweep= positions of the typed summary)
@@ -352,26 +351,6 @@ def _run_stages(
     return rows
 
 
-def _connect(address: str, timeout_s: float = 30.0) -> Any:
-    """A client of the running scheduler at ``address`` (10 s to connect) with at least one
-    worker (``timeout_s`` to wait for it)."""
-    from dask.distributed import Client
-
-    try:
-        client = Client(address, timeout=10)
-    except (OSError, TimeoutError) as exc:
-        raise SweepError(f"--scheduler {address}: cannot connect ({exc})") from None
-    try:
-        client.wait_for_workers(1, timeout=timeout_s)
-    except TimeoutError:
-        client.close()
-        raise SweepError(
-            f"--scheduler {address}: no worker connected within {timeout_s:g} s "
-            "(start one with: dask worker ADDRESS --nthreads 1)"
-        ) from None
-    return client
-
-
 def run_sweep(
     case_spec: str,
     param: str,
@@ -388,11 +367,9 @@ def run_sweep(
 
     Returns ``sweep.csv`` as a table; ``table.attrs["sweep_wall_s"]`` is the wall time of the
     runs (s) and ``table.attrs["points_s"]`` the timings of each point (as in sweep.json)."""
-    from dask.distributed import Client, LocalCluster
-
     say = progress or (lambda _: None)
-    if scheduler is None and workers < 1:
-        raise SweepError(f"--workers {workers}: a local cluster needs at least 1 worker")
+    if scheduler is None and workers < 1:  # before the case is read
+        raise ClusterError(f"--workers {workers}: a local cluster needs at least 1 worker")
     name, values = parse_param(param)
     base = load_case(case_spec)
     if strategy is not None:  # fail fast, before any cluster starts, on a bad name or value
@@ -402,46 +379,30 @@ def run_sweep(
             with_param(base, name, v)
     out = Path(out)
     spec = str(Path(case_spec).resolve()) if Path(case_spec).is_dir() else case_spec
-    cluster = client = None
-    try:
-        with atomic_folder(out, kind="sweep") as tmp:
-            if scheduler:
-                client = _connect(scheduler)
-            else:
-                cluster = LocalCluster(
-                    n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-                )
-                client = Client(cluster)
-            # workers import the model stack before the clock starts: sweep_wall_s is the time
-            # of the runs themselves, comparable between worker counts
-            client.run(_warm_up, spec)
-            t0 = time.perf_counter()
-            rows = _run_stages(
-                client, spec, name, values, samples, tmp, say, ac_correction, strategy
-            )
-            wall = time.perf_counter() - t0
-            table = pd.DataFrame(rows).sort_values(name, ignore_index=True)
-            timings = {
-                point_label(name, v): {k: table[k].iloc[i] for k in POINT_TIMINGS}
-                for i, v in enumerate(table[name])
-            }
-            table = table.drop(columns=list(POINT_TIMINGS))
-            clean_table(table, keep=(name,)).to_csv(
-                tmp / "sweep.csv", index=False, lineterminator="\n", float_format="%.10g"
-            )
-            info = {
-                "param": name,
-                "values": values,
-                "job": "tariff" if strategy is None else "strategy",
-                **({} if strategy is None else {"strategy": strategy}),
-                "wall_s": wall,
-                "points": timings,
-            }
-            (tmp / "sweep.json").write_text(json.dumps(info, indent=2, default=float) + "\n")
-        table.attrs.update(sweep_wall_s=wall, points_s=timings)
-        return table
-    finally:
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
+    with dask_client(workers, scheduler) as client, atomic_folder(out, kind="sweep") as tmp:
+        # workers import the model stack before the clock starts: sweep_wall_s is the time
+        # of the runs themselves, comparable between worker counts
+        client.run(_warm_up, spec)
+        t0 = time.perf_counter()
+        rows = _run_stages(client, spec, name, values, samples, tmp, say, ac_correction, strategy)
+        wall = time.perf_counter() - t0
+        table = pd.DataFrame(rows).sort_values(name, ignore_index=True)
+        timings = {
+            point_label(name, v): {k: table[k].iloc[i] for k in POINT_TIMINGS}
+            for i, v in enumerate(table[name])
+        }
+        table = table.drop(columns=list(POINT_TIMINGS))
+        clean_table(table, keep=(name,)).to_csv(
+            tmp / "sweep.csv", index=False, lineterminator="\n", float_format="%.10g"
+        )
+        info = {
+            "param": name,
+            "values": values,
+            "job": "tariff" if strategy is None else "strategy",
+            **({} if strategy is None else {"strategy": strategy}),
+            "wall_s": wall,
+            "points": timings,
+        }
+        (tmp / "sweep.json").write_text(json.dumps(info, indent=2, default=float) + "\n")
+    table.attrs.update(sweep_wall_s=wall, points_s=timings)
+    return table
