@@ -3,7 +3,7 @@
     python -m benchmarks.bench_city_tariff                      # the 13 x 13 grid city
     python -m benchmarks.bench_city_tariff --case FOLDER ...    # any case folder
     python -m benchmarks.bench_city_tariff --solvers            # + solver methods per class
-    python -m benchmarks.bench_city_tariff --aggregators 2 --workers 0 1 2
+    python -m benchmarks.bench_city_tariff --aggregators 2 --workers 0 1 2 --max-iter 3
 
 The grid city is the one of ``benchmarks/bench_cities.py`` (169 nodes, 4,290 OD pairs, ieee33,
 1 % EVs, 24 x 1 h, 6 stations, ``--min-od-vehicles 1``). Per case, in one process each: case
@@ -61,16 +61,17 @@ def grid_city(out: Path, aggregators: int = 1) -> Path:
     return out
 
 
-def one(folder: str, workers: int = 0) -> dict:
+def one(folder: str, workers: int = 0, max_iter: int | None = None) -> dict:
     """The tariff job on ``folder``, stage by stage (run in a process of its own), with the
-    aggregators on ``workers`` Dask workers (0: in process)."""
+    aggregators on ``workers`` Dask workers (0: in process), at most ``max_iter`` rounds
+    (None: the case's)."""
     from cases.builtin import load_case
-    from coupling.jobs.tariff import TariffOptions, finish_tariff, solve_tariff
+    from coupling.jobs.tariff import TariffOptions, finish_tariff, loop_options, solve_tariff
     from coupling.problems.dso import aggregators
 
-    opts = TariffOptions(workers=workers)
     t0 = time.perf_counter()
     case = load_case(folder)
+    opts = TariffOptions(workers=workers, loop=loop_options(case, max_iter=max_iter))
     t1 = time.perf_counter()
     sol = solve_tariff(case, opts)
     t2 = time.perf_counter()
@@ -186,10 +187,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--workers", type=int, nargs="*", default=[0], help="Dask workers per run (0: none)"
     )
+    ap.add_argument("--max-iter", type=int, help="loop rounds at most (default: the case's)")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.one:
-        print(json.dumps(one(args.one, args.workers[0])))
+        print(json.dumps(one(args.one, args.workers[0], args.max_iter)))
         return
     with tempfile.TemporaryDirectory() as tmp:
         folders = args.case
@@ -202,7 +204,8 @@ def main(argv: list[str] | None = None) -> None:
             for w in args.workers:
                 out = subprocess.run(
                     [sys.executable, "-m", "benchmarks.bench_city_tariff", "--one", folder]
-                    + ["--workers", str(w)],
+                    + ["--workers", str(w)]
+                    + ([] if args.max_iter is None else ["--max-iter", str(args.max_iter)]),
                     capture_output=True,
                     text=True,
                     check=True,

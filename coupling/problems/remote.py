@@ -114,8 +114,9 @@ class DaskAggregators:
             self.placement[a] = w
             threads = max(1, (cores[w] or 1) // host.count(host[i % len(workers)]))
             start = None if known is None else carry(asm, known)
-            # the problem and a cache of its own go to the worker as data, not in the graph
-            data = client.scatter([asm, cache], workers=[w])
+            # the problem and a cache of its own (hash=False: never one instance shared by
+            # two actors) go to the worker as data, not in the task graph
+            data = client.scatter([asm, cache], workers=[w], hash=False)
             futures[a] = client.submit(
                 AggregatorActor,
                 *data,
