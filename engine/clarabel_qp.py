@@ -4,6 +4,12 @@ Clarabel solves ``min 1/2 x'Px + c'x`` s.t. ``A x + s = b``, ``s`` in a product 
 with ``lo == hi`` go to the zero cone, the finite sides of the other rows and of the column
 bounds to the non-negative cone. Duals are returned in HiGHS's convention (d objective / d row
 bound, reduced costs d objective / d column bound), so :mod:`engine.router` reads both alike.
+
+Second-order cones (:meth:`engine.problem.Problem.add_cones`, ``u = G x + h`` with
+``||u_1..|| <= u_0``) follow the non-negative rows as ``-G x + s = h``, one
+``SecondOrderConeT(dim)`` per cone (Clarabel's SOC: ``s_0 >= ||s_1..||``). Their duals ``z``
+(in the same, self-dual, cone) are returned as they are: the Lagrangian is
+``f(x) - z'(G x + h)``, so ``d objective / d h = -z``.
 """
 
 from __future__ import annotations
@@ -33,9 +39,15 @@ def solve_clarabel(asm: Assembled, tol: float = 1e-10, threads: int = 1) -> Solv
     eye = sp.identity(n, format="csr")
     big = sp.vstack([a[eq], a[up], -a[dn], eye[cu], -eye[cl]], format="csc")
     b = np.concatenate([lo[eq], hi[up], -lo[dn], asm.ub[cu], -asm.lb[cl]])
+    n_lin = len(b)
     cones = [clarabel.ZeroConeT(len(eq))] if len(eq) else []
     if len(b) > len(eq):
         cones.append(clarabel.NonnegativeConeT(len(b) - len(eq)))
+    if asm.has_cones:
+        big = sp.vstack([big, -asm.cone_a], format="csc")
+        b = np.concatenate([b, asm.cone_b])
+        for count, dim in asm.cone_dims:
+            cones += [clarabel.SecondOrderConeT(dim)] * count
     p = sp.diags(asm.q if asm.q is not None else np.zeros(n), format="csc")
     settings = clarabel.DefaultSettings()
     settings.verbose = False
@@ -61,4 +73,7 @@ def solve_clarabel(asm: Assembled, tol: float = 1e-10, threads: int = 1) -> Solv
     q = asm.q if asm.q is not None else 0.0
     obj = float(asm.c @ x + 0.5 * np.sum(q * x * x) + asm.offset)
     method = "clarabel" if threads == 1 else f"clarabel (faer, {threads} threads)"
-    return Solved(asm, x, y, rc, obj, status, method, t1 - t0, t2 - t1)
+    cz = cs = None
+    if asm.has_cones:
+        cz, cs = z[n_lin:].copy(), np.asarray(sol.s)[n_lin:].copy()
+    return Solved(asm, x, y, rc, obj, status, method, t1 - t0, t2 - t1, cz, cs)
