@@ -35,14 +35,24 @@ def solve_clarabel(asm: Assembled, tol: float = 1e-10, threads: int = 1) -> Solv
     eq = np.flatnonzero(lo == hi)
     up = np.flatnonzero(np.isfinite(hi) & (lo != hi))
     dn = np.flatnonzero(np.isfinite(lo) & (lo != hi))
-    cu, cl = np.flatnonzero(np.isfinite(asm.ub)), np.flatnonzero(np.isfinite(asm.lb))
+    # with cones, fixed columns (lb == ub) are equality rows: two opposite non-negative rows
+    # leave the interior point method no interior (ieee33's slack w: 40 times the gap error)
+    fix = asm.lb == asm.ub if asm.has_cones else np.zeros(n, bool)
+    fx = np.flatnonzero(fix)
+    cu = np.flatnonzero(np.isfinite(asm.ub) & ~fix)
+    cl = np.flatnonzero(np.isfinite(asm.lb) & ~fix)
     eye = sp.identity(n, format="csr")
-    big = sp.vstack([a[eq], a[up], -a[dn], eye[cu], -eye[cl]], format="csc")
-    b = np.concatenate([lo[eq], hi[up], -lo[dn], asm.ub[cu], -asm.lb[cl]])
-    n_lin = len(b)
-    cones = [clarabel.ZeroConeT(len(eq))] if len(eq) else []
-    if len(b) > len(eq):
-        cones.append(clarabel.NonnegativeConeT(len(b) - len(eq)))
+    blocks = [a[eq], a[up], -a[dn], eye[cu], -eye[cl]]
+    rhs = [lo[eq], hi[up], -lo[dn], asm.ub[cu], -asm.lb[cl]]
+    if len(fx):
+        blocks.insert(1, eye[fx])
+        rhs.insert(1, asm.ub[fx])
+    big = sp.vstack(blocks, format="csc")
+    b = np.concatenate(rhs)
+    n_lin, n_zero = len(b), len(eq) + len(fx)
+    cones = [clarabel.ZeroConeT(n_zero)] if n_zero else []
+    if len(b) > n_zero:
+        cones.append(clarabel.NonnegativeConeT(len(b) - n_zero))
     if asm.has_cones:
         big = sp.vstack([big, -asm.cone_a], format="csc")
         b = np.concatenate([b, asm.cone_b])
@@ -62,14 +72,15 @@ def solve_clarabel(asm: Assembled, tol: float = 1e-10, threads: int = 1) -> Solv
     if "Solved" not in status:
         raise EngineSolveError(f"Clarabel found no optimal solution (status: {status})")
     x, z = np.asarray(sol.x), np.asarray(sol.z)
-    k = np.cumsum([0, len(eq), len(up), len(dn), len(cu), len(cl)])
+    k = np.cumsum([0, len(eq), len(up), len(dn), len(cu), len(cl)]) + np.r_[0, [len(fx)] * 5]
     y = np.zeros(m)
-    y[eq] = -z[k[0] : k[1]]
+    y[eq] = -z[: len(eq)]
     np.add.at(y, up, -z[k[1] : k[2]])
     np.add.at(y, dn, z[k[2] : k[3]])
     rc = np.zeros(n)
     np.add.at(rc, cu, -z[k[3] : k[4]])
     np.add.at(rc, cl, z[k[4] : k[5]])
+    rc[fx] = -z[len(eq) : n_zero]
     q = asm.q if asm.q is not None else 0.0
     obj = float(asm.c @ x + 0.5 * np.sum(q * x * x) + asm.offset)
     method = "clarabel" if threads == 1 else f"clarabel (faer, {threads} threads)"

@@ -92,3 +92,18 @@ def test_inconsistent_cone_declarations_are_refused():
         prob.add_cones("c", index(k=range(3)), [{}, {"x": eye}], 1.0)
     with pytest.raises(ProblemError, match="3 constants for 2"):
         prob.add_cones("c", index(k=range(2)), [{}, {"x": eye}], [1.0, 0.0, 0.0])
+
+
+def test_fixed_column_in_a_cone_problem_has_its_reduced_cost():
+    # min x + y, x fixed at 0.5, ||(x, y)|| <= 1: y = -sqrt(0.75); d objective / d x = 1 + x/|y|
+    from engine.router import reduced_costs
+
+    prob = Problem()
+    prob.add_vars("x", index(i=[0]), 0.5, 0.5, 1.0)
+    prob.add_vars("y", index(i=[0]), cost=1.0)
+    one = sp.identity(1, format="csr")
+    prob.add_cones("unit", index(i=[0]), [{}, {"x": one}, {"y": one}], [1.0, 0.0, 0.0])
+    sol = solve_clarabel(assemble(prob))
+    assert values(sol, "y").item() == pytest.approx(-np.sqrt(0.75), abs=1e-8)
+    # to the interior point's dual accuracy (5e-6 here); a wrong sign would give 1 - 0.58
+    assert reduced_costs(sol, "x").item() == pytest.approx(1 + 0.5 / np.sqrt(0.75), rel=1e-5)
