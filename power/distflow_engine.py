@@ -42,11 +42,13 @@ from power.results import GridState
 @dataclass(frozen=True)
 class DistFlowSets:
     """What :func:`declare_distflow` declared: the power base ``s_base_kva`` (kVA) of the
-    squared current, the effective ``limits`` (None when not enforced) and ``s_eff``, the
-    S-cones' radius (lines x steps, pu of the base; None without S-ratings)."""
+    squared current, the effective ``limits`` (with the robust margins; bounds and rows only
+    when ``enforced``) and ``s_eff``, the S-cones' radius (lines x steps, pu of the base; None
+    without S-ratings or limits)."""
 
     s_base_kva: float
-    limits: Limits | None
+    limits: Limits
+    enforced: bool
     s_eff: np.ndarray | None
 
 
@@ -120,7 +122,7 @@ def declare_distflow(
             ],
             [s_eff, zero, zero],
         )
-    return DistFlowSets(sb, lim if enforce_limits else None, s_eff)
+    return DistFlowSets(sb, lim, enforce_limits, s_eff)
 
 
 class _Topology:

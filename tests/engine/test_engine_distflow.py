@@ -236,3 +236,21 @@ def test_ev_load_added_to_p_bal_equals_the_same_load_in_the_feeder():
     ref = solve_socp(mm, mm.grid.socs, duals=False).objective
     assert got == pytest.approx(ref, rel=OBJ_REL)
     assert got > _reference("ieee33").objective + 150.0 * f.price_per_kwh[18] * f.dt_h
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_dlmp_parts_equal_the_pyomo_decomposition(name):
+    """power.distflow_engine_dlmp against power.dlmp.distflow_dlmp_arrays: every part (and the
+    flow duals) to 1e-6 currency/kWh; on the stressed case congestion and voltage are real."""
+    from power.distflow_engine_dlmp import distflow_dlmp_parts
+
+    case, margins = _setup(name)
+    m = build_opf_distflow(case, margins=margins)
+    ref = distflow_dlmp_arrays(m.grid, case.feeder, solve_socp(m, m.grid.socs))
+    got = distflow_dlmp_parts(_engine_named(name)[1], case.feeder)
+    for k in ref:
+        assert got[k].shape == ref[k].shape, k
+        assert np.abs(got[k] - ref[k]).max() <= DLMP_ABS, k
+    assert np.abs(got["residual"]).max() <= 1e-6
+    if name == "ieee33-stressed":
+        assert got["congestion"].max() > 0.1 and got["voltage"].max() > 0.1
