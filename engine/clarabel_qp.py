@@ -72,6 +72,9 @@ def solve_clarabel(asm: Assembled, tol: float = 1e-10, threads: int = 1) -> Solv
     if "Solved" not in status:
         raise EngineSolveError(f"Clarabel found no optimal solution (status: {status})")
     x, z = np.asarray(sol.x), np.asarray(sol.z)
+    if len(fx):
+        x = x.copy()
+        x[fx] = asm.ub[fx]  # exactly at the fixed value (Clarabel: to its feasibility tolerance)
     k = np.cumsum([0, len(eq), len(up), len(dn), len(cu), len(cl)]) + np.r_[0, [len(fx)] * 5]
     y = np.zeros(m)
     y[eq] = -z[: len(eq)]
