@@ -107,3 +107,21 @@ def test_fixed_column_in_a_cone_problem_has_its_reduced_cost():
     assert values(sol, "y").item() == pytest.approx(-np.sqrt(0.75), abs=1e-8)
     # to the interior point's dual accuracy (5e-6 here); a wrong sign would give 1 - 0.58
     assert reduced_costs(sol, "x").item() == pytest.approx(1 + 0.5 / np.sqrt(0.75), rel=1e-5)
+
+
+def test_split_and_pyomo_view_leave_cones_to_clarabel():
+    from engine.pyomo_view import to_pyomo
+    from engine.split import solve_split
+
+    asm = assemble(_disc(np.array([1.0, 2.0]), np.zeros((2, 2))))  # two independent parts
+    seen = []
+
+    def coupled(a):
+        seen.append(a)
+        return solve_clarabel(a)
+
+    sol = solve_split(asm, coupled, min_parts=1)
+    assert len(seen) == 1 and seen[0] is asm
+    assert sol.objective == pytest.approx(-np.sqrt(2) * 3.0, abs=1e-8)
+    with pytest.raises(ValueError, match="second-order cones"):
+        to_pyomo(asm)
