@@ -159,15 +159,16 @@ def solve_distflow_engine(
     prob: Any, sets: Any, feeder: Feeder, *, duals: bool = True
 ) -> DistFlowSolved:
     """:func:`solve_distflow` for the engine sets of :func:`build_opf_distflow_engine`:
-    assemble, Clarabel, AC check, DLMPs (when ``duals``, :mod:`power.distflow_engine_dlmp`)
+    assemble, Clarabel (with the fallback of :func:`engine.clarabel_qp.solve_clarabel_stable`),
+    AC check, DLMPs (when ``duals``, :mod:`power.distflow_engine_dlmp`)
     and the relaxation gap; the same :class:`DistFlowSolved`."""
     from engine.assemble import assemble
-    from engine.clarabel_qp import solve_clarabel
+    from engine.clarabel_qp import solve_clarabel_stable
     from power.distflow_engine import grid_state, relaxation_gap
     from power.distflow_engine_dlmp import distflow_dlmp_parts
 
     t0 = time.perf_counter()
-    sol = solve_clarabel(assemble(prob))
+    sol = solve_clarabel_stable(assemble(prob))
     res = EngineResult(sol.objective, sol.status, time.perf_counter() - t0, sol)
     state = grid_state(sol, feeder, sets)
     arr = distflow_dlmp_parts(sol, feeder) if duals else None

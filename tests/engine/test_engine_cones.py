@@ -125,3 +125,30 @@ def test_split_and_pyomo_view_leave_cones_to_clarabel():
     assert sol.objective == pytest.approx(-np.sqrt(2) * 3.0, abs=1e-8)
     with pytest.raises(ValueError, match="second-order cones"):
         to_pyomo(asm)
+
+
+def test_stable_solve_retries_numerical_errors_only(monkeypatch):
+    import engine.clarabel_qp as cq
+
+    asm = assemble(_disc(np.ones(1), np.zeros((1, 2))))
+    calls = []
+    real = cq.solve_clarabel
+
+    def flaky(a, tol=1e-10, threads=1, regularisation=None):
+        calls.append((tol, regularisation))
+        if len(calls) == 1:
+            raise EngineSolveError("Clarabel found no optimal solution (status: NumericalError)")
+        return real(a, tol, threads, regularisation)
+
+    monkeypatch.setattr(cq, "solve_clarabel", flaky)
+    sol = cq.solve_clarabel_stable(asm)
+    assert calls == [(1e-10, None), (1e-8, 1e-7)]
+    assert sol.objective == pytest.approx(-np.sqrt(2), abs=1e-7)
+    # an infeasible problem is not retried
+    bad = Problem()
+    bad.add_vars("x", index(i=[0]), 2.0, 3.0)
+    one = sp.identity(1, format="csr")
+    bad.add_cones("unit", index(i=[0]), [{}, {"x": one}], [1.0, 0.0])
+    monkeypatch.setattr(cq, "solve_clarabel", real)
+    with pytest.raises(EngineSolveError, match="Infeasible"):
+        cq.solve_clarabel_stable(assemble(bad))
