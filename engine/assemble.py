@@ -1,7 +1,9 @@
 """Stack the sets of a :class:`engine.problem.Problem` into one sparse LP/QP.
 
 ``A`` is built from the COO triplets of every term shifted by its row and column offsets, in
-one ``csc`` construction: no dense intermediate, no per-row Python.
+one ``csc`` construction: no dense intermediate, no per-row Python. The cone sets stack the
+same way into a separate block ``u = G x + h`` (cone-major: the components of one cone are
+consecutive rows), so that an LP/QP without cones assembles exactly as before.
 """
 
 from __future__ import annotations
@@ -27,6 +29,15 @@ class Assembled:
     lb: np.ndarray
     ub: np.ndarray
     offset: float
+    cone_a: sp.csc_matrix | None = None
+    cone_b: np.ndarray | None = None
+    cone_dims: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def has_cones(self) -> bool:
+        """True when the problem has second-order cones (``u = cone_a x + cone_b``, per set
+        ``cone_dims`` = (number of cones, dimension), in declaration order)."""
+        return bool(self.cone_dims)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -52,6 +63,7 @@ def assemble(problem: Problem) -> Assembled:
         shape=(problem.n_rows, problem.n_cols),
     )
     a.sum_duplicates()
+    cone_a, cone_b, dims = _cones(problem)
     q = None
     if any(v.qcost is not None for v in vs):
         q = cat([v.qcost if v.qcost is not None else np.zeros(v.idx.size) for v in vs])
@@ -65,4 +77,37 @@ def assemble(problem: Problem) -> Assembled:
         cat([v.lb for v in vs]),
         cat([v.ub for v in vs]),
         problem.objective_offset,
+        cone_a,
+        cone_b,
+        dims,
     )
+
+
+def _cones(
+    problem: Problem,
+) -> tuple[sp.csc_matrix | None, np.ndarray | None, tuple[tuple[int, int], ...]]:
+    """The cone block ``u = G x + h`` of all cone sets (cone k of a set of dimension m at rows
+    ``offset + k m .. offset + k m + m - 1``), h, and (cones, dimension) per set."""
+    cs = [c for c in problem.cones.values() if c.idx.size]
+    if not cs:
+        return None, None, ()
+    rows, cols, vals = [], [], []
+    for c in cs:
+        for i, terms in enumerate(c.terms):
+            for name, a in terms.items():
+                coo = a.tocoo()
+                rows.append(coo.row.astype(np.int64) * c.dim + i + c.offset)
+                cols.append(coo.col.astype(np.int64) + problem.vars[name].offset)
+                vals.append(coo.data)
+    cat = lambda parts, dt=float: (  # noqa: E731
+        np.concatenate(parts) if parts else np.zeros(0, dt)
+    )
+    g = sp.csc_matrix(
+        (cat(vals), (cat(rows, np.int64), cat(cols, np.int64))),
+        shape=(problem.n_cone_rows, problem.n_cols),
+    )
+    g.sum_duplicates()
+    h = np.zeros(problem.n_cone_rows)
+    for c in cs:
+        h[c.offset : c.offset + c.idx.size * c.dim] = c.const.reshape(-1)
+    return g, h, tuple((c.idx.size, c.dim) for c in cs)

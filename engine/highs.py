@@ -27,7 +27,9 @@ class EngineSolveError(RuntimeError):
 @dataclass(frozen=True)
 class Solved:
     """Primal ``x``, row duals ``y`` (d objective / d row bound), reduced costs ``z``; the
-    objective includes the constant offset; times in s."""
+    objective includes the constant offset; times in s. With second-order cones (Clarabel
+    only): ``cone_z`` their duals and ``cone_s`` their values ``u = G x + h``, over the rows
+    of :attr:`engine.assemble.Assembled.cone_a` (:func:`engine.router.cone_duals`)."""
 
     assembled: Assembled
     x: np.ndarray
@@ -38,6 +40,8 @@ class Solved:
     method: str
     handover_s: float
     solve_s: float
+    cone_z: np.ndarray | None = None
+    cone_s: np.ndarray | None = None
 
 
 @functools.cache
@@ -56,7 +60,19 @@ def silence_banner() -> None:
 
 
 def handover(asm: Assembled, **options: Any) -> highspy.Highs:
-    """A ``Highs`` instance holding ``asm`` (passModel with arrays; options set first)."""
+    """A ``Highs`` instance holding ``asm`` (passModel with arrays; options set first).
+
+    Raises
+    ------
+    EngineSolveError
+        When ``asm`` has second-order cones (HiGHS solves LPs and QPs only).
+    """
+    if asm.has_cones:
+        names = ", ".join(asm.problem.cones)
+        raise EngineSolveError(
+            f"HiGHS cannot solve second-order cones (cone sets: {names}); "
+            "use engine.clarabel_qp.solve_clarabel"
+        )
     silence_banner()
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)

@@ -3,7 +3,9 @@
 A :class:`VarSet` is a block of columns indexed by the Cartesian product of its coordinates
 (e.g. ``line x t``), stored flat in C order, with bounds and a linear (and diagonal quadratic)
 cost. A :class:`RowSet` is a block of rows ``lo <= sum_k A_k x_k <= hi`` whose terms ``A_k`` are
-sparse matrices over the columns of the var sets they name. Blocks such as
+sparse matrices over the columns of the var sets they name. A :class:`ConeSet` is a block of
+second-order cones of equal dimension ``||(u_1, .., u_m)|| <= u_0`` whose components
+``u_i = sum_k A_ik x_k + b_i`` are affine in the same way. Blocks such as
 :func:`power.lindistflow_engine.declare_lindistflow` add their sets to a :class:`Problem`;
 nothing is dense of size rows x columns and every index map is an integer array.
 """
@@ -87,14 +89,35 @@ class RowSet:
 
 
 @dataclass
+class ConeSet:
+    """Second-order cones ``name[k]``, k over ``idx``: ``||(u_1[k], .., u_m[k])|| <= u_0[k]``
+    with ``u_i = sum_v terms[i][v] @ x_v + const[:, i]``; ``terms[i]`` maps var-set names to
+    sparse matrices of shape (cones, size of that var set), ``const`` is (cones, m + 1)."""
+
+    name: str
+    idx: Index
+    terms: list[dict[str, sp.csr_matrix]]
+    const: np.ndarray
+    offset: int = -1  # first row of the set in the assembled cone block (cone-major)
+
+    @property
+    def dim(self) -> int:
+        """Dimension ``m + 1`` of each cone (the bound ``u_0`` included)."""
+        return len(self.terms)
+
+
+@dataclass
 class Problem:
-    """Named var and row sets in declaration order; ``objective_offset`` is a constant cost."""
+    """Named var, row and cone sets in declaration order; ``objective_offset`` is a constant
+    cost."""
 
     vars: dict[str, VarSet] = field(default_factory=dict)
     rows: dict[str, RowSet] = field(default_factory=dict)
     objective_offset: float = 0.0
     n_cols: int = 0
     n_rows: int = 0
+    cones: dict[str, ConeSet] = field(default_factory=dict)
+    n_cone_rows: int = 0
 
     def add_vars(
         self,
@@ -134,17 +157,7 @@ class Problem:
         if name in self.rows:
             raise ProblemError(f"row set {name!r} declared twice")
         m = idx.size
-        checked: dict[str, sp.csr_matrix] = {}
-        for v, a in terms.items():
-            if v not in self.vars:
-                raise ProblemError(f"rows {name!r}: unknown variable set {v!r}")
-            a = sp.csr_matrix(a)
-            if a.shape != (m, self.vars[v].idx.size):
-                raise ProblemError(
-                    f"rows {name!r}: term {v!r} has shape {a.shape}, "
-                    f"expected {(m, self.vars[v].idx.size)}"
-                )
-            checked[v] = a
+        checked = self._checked_terms(f"rows {name!r}", m, terms)
         rs = RowSet(
             name,
             idx,
@@ -156,6 +169,59 @@ class Problem:
         self.rows[name] = rs
         self.n_rows += m
         return rs
+
+    def _checked_terms(
+        self, what: str, m: int, terms: dict[str, sp.spmatrix]
+    ) -> dict[str, sp.csr_matrix]:
+        checked: dict[str, sp.csr_matrix] = {}
+        for v, a in terms.items():
+            if v not in self.vars:
+                raise ProblemError(f"{what}: unknown variable set {v!r}")
+            a = sp.csr_matrix(a)
+            if a.shape != (m, self.vars[v].idx.size):
+                raise ProblemError(
+                    f"{what}: term {v!r} has shape {a.shape}, expected {(m, self.vars[v].idx.size)}"
+                )
+            checked[v] = a
+        return checked
+
+    def add_cones(
+        self,
+        name: str,
+        idx: Index,
+        terms_per_component: list[dict[str, sp.spmatrix]],
+        const: float | np.ndarray | list = 0.0,
+    ) -> ConeSet:
+        """Declare second-order cones ``name`` over ``idx``: cone k is
+        ``||(u_1[k], .., u_m[k])|| <= u_0[k]`` with component ``u_i = sum_v
+        terms_per_component[i][v] @ x_v + const_i`` (``terms_per_component[0]`` the bound).
+
+        const : a scalar, or one entry per component (each a scalar or an array over ``idx``),
+            or an array of shape (cones, m + 1).
+        """
+        if name in self.cones:
+            raise ProblemError(f"cone set {name!r} declared twice")
+        n, dim = idx.size, len(terms_per_component)
+        if dim < 2:
+            raise ProblemError(f"cones {name!r}: {dim} components, at least 2 needed")
+        checked = [
+            self._checked_terms(f"cones {name!r} component {i}", n, t)
+            for i, t in enumerate(terms_per_component)
+        ]
+        c = np.asarray(const, dtype=float) if not isinstance(const, list) else None
+        if c is not None and c.shape == (n, dim):
+            b = c.copy()
+        elif c is not None and c.ndim == 0:
+            b = np.full((n, dim), float(c))
+        else:
+            parts = const if isinstance(const, list) else list(c)
+            if len(parts) != dim:
+                raise ProblemError(f"cones {name!r}: {len(parts)} constants for {dim} components")
+            b = np.column_stack([_flat(v, n, f"{name} constant {i}") for i, v in enumerate(parts)])
+        cs = ConeSet(name, idx, checked, b.reshape(n, dim), self.n_cone_rows)
+        self.cones[name] = cs
+        self.n_cone_rows += n * dim
+        return cs
 
     def add_to_rows(self, name: str, var: str, a: sp.spmatrix) -> None:
         """Add a term (e.g. EV charging as load) to already declared rows ``name``."""

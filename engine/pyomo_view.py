@@ -36,7 +36,17 @@ def _bound(v: float) -> float | None:
 
 
 def to_pyomo(asm: Assembled) -> pyo.ConcreteModel:
-    """A Pyomo ``ConcreteModel`` equal to ``asm`` (same columns, rows and objective)."""
+    """A Pyomo ``ConcreteModel`` equal to ``asm`` (same columns, rows and objective).
+
+    Raises
+    ------
+    ValueError
+        When ``asm`` has second-order cones (Pyomo has no cone interface to Clarabel).
+    """
+    if asm.has_cones:
+        raise ValueError(
+            f"to_pyomo: the problem has second-order cones ({', '.join(asm.problem.cones)})"
+        )
     prob = asm.problem
     m = pyo.ConcreteModel()
     cols: list = []

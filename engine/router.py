@@ -26,6 +26,26 @@ def duals(sol: Solved, name: str) -> np.ndarray:
     return sol.y[r.offset : r.offset + r.idx.size].reshape(r.idx.shape)
 
 
+def cone_duals(sol: Solved, name: str) -> np.ndarray:
+    """Duals of cone set ``name``, shaped (coordinates..., dimension): per cone the vector
+    ``z`` in the (self-dual) second-order cone, ``z_0 >= ||z_1..||``, with ``d objective /
+    d const = -z`` (:mod:`engine.clarabel_qp`); ``z_0 > 0`` where the cone binds."""
+    return _cone_block(sol, name, sol.cone_z)
+
+
+def cone_values(sol: Solved, name: str) -> np.ndarray:
+    """Values ``u = G x + h`` of cone set ``name``'s components, shaped (coordinates...,
+    dimension) as :func:`cone_duals`."""
+    return _cone_block(sol, name, sol.cone_s)
+
+
+def _cone_block(sol: Solved, name: str, arr: np.ndarray | None) -> np.ndarray:
+    c = sol.assembled.problem.cones[name]
+    if arr is None:
+        raise ValueError(f"cone set {name!r}: the solution has no cone values (not Clarabel?)")
+    return arr[c.offset : c.offset + c.idx.size * c.dim].reshape(*c.idx.shape, c.dim)
+
+
 def table(sol: Solved, **columns: str) -> pd.DataFrame:
     """A long table over one index from sets of equal index, e.g.
     ``table(sol, p_kw="p", loading=...)``: each keyword names a var set (``"x:name"``) or a row

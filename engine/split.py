@@ -150,8 +150,11 @@ def solve_split(
         named in ``coupled`` (e.g. the grid and the station loads), all in one call.
     cache : solutions of LP parts kept between calls (None: none kept).
     chunk_cols : columns per HiGHS call for the other parts.
-    min_parts : below this many components the whole problem goes to ``solve_coupled``.
+    min_parts : below this many components the whole problem goes to ``solve_coupled``, and
+        so does a problem with second-order cones (its parts are not split along them).
     """
+    if asm.has_cones:
+        return solve_coupled(asm)
     pt = parts(asm)
     if pt.n < min_parts:
         return solve_coupled(asm)

@@ -398,11 +398,19 @@ def distflow_state(blk: pyo.Block, feeder: Feeder) -> GridState:
     """The solved block as a :class:`power.results.GridState`: stored-direction flows at the
     upstream end, voltages, and each bus's net load (inflow at the downstream end of its
     line minus outflow; the slack's own load at the slack)."""
-    tree, steps = feeder.tree, feeder.steps
-    d = distflow_values(blk, feeder)
-    sb2 = blk.s_base_kva**2
+    steps = feeder.steps
     imp_p = np.array([pyo.value(blk.p_import[t]) for t in range(steps)])
     imp_q = np.array([pyo.value(blk.q_import[t]) for t in range(steps)])
+    return state_of(distflow_values(blk, feeder), feeder, imp_p, imp_q)
+
+
+def state_of(
+    d: DistFlowState, feeder: Feeder, imp_p_kw: np.ndarray, imp_q_kvar: np.ndarray
+) -> GridState:
+    """The :class:`power.results.GridState` of solved DistFlow arrays ``d`` and the slack's
+    import (kW, kvar per step): see :func:`distflow_state`."""
+    tree, steps = feeder.tree, feeder.steps
+    sb2 = d.s_base_kva**2
 
     def net(down, loss, imported):
         out = np.zeros((len(feeder.bus_ids), steps))
@@ -415,8 +423,8 @@ def distflow_state(blk: pyo.Block, feeder: Feeder) -> GridState:
         p_kw=tree.sign[:, None] * d.p_kw,
         q_kvar=tree.sign[:, None] * d.q_kvar,
         v_pu=np.sqrt(np.maximum(d.w, 0.0)),
-        p_net_kw=net(d.p_kw, d.loss_kw, imp_p),
-        q_net_kvar=net(d.q_kvar, tree.x_pu_kw[:, None] * sb2 * d.l, imp_q),
+        p_net_kw=net(d.p_kw, d.loss_kw, imp_p_kw),
+        q_net_kvar=net(d.q_kvar, tree.x_pu_kw[:, None] * sb2 * d.l, imp_q_kvar),
     )
 
 
@@ -424,7 +432,11 @@ def relaxation_gap(blk: pyo.Block, feeder: Feeder) -> np.ndarray:
     """Gap of the relaxed current definition per line and step (lines x steps),
     ``(w_i l S_b^2 - p^2 - q^2) / S_ref^2`` (>= 0; 0 where the relaxation is exact), with
     ``S_ref`` the line's rating capped at the feeder's power base (:func:`line_rating_kva`)."""
-    d = distflow_values(blk, feeder)
+    return gap_of(distflow_values(blk, feeder), feeder)
+
+
+def gap_of(d: DistFlowState, feeder: Feeder) -> np.ndarray:
+    """The relaxation gap (lines x steps, :func:`relaxation_gap`) of solved arrays ``d``."""
     w_up = d.w[feeder.tree.parent_bus]
     gap = w_up * d.l * d.s_base_kva**2 - d.p_kw**2 - d.q_kvar**2
     return gap / line_rating_kva(feeder)[:, None] ** 2

@@ -14,10 +14,10 @@ from coupling.output.runfolder import Run
 from coupling.problems.grid import (
     AC_SAMPLES,
     build_opf,
-    build_opf_distflow,
+    build_opf_distflow_engine,
     linear_powerflow,
     out_of_sample,
-    solve_distflow,
+    solve_distflow_engine,
 )
 from coupling.problems.robust_grid import grid_margins
 from power.ac_check import ACResult, ac_check
@@ -122,8 +122,9 @@ def run_opf(
     :data:`AC_SAMPLES`) of them also in the AC power flow. ``ac_correction`` corrects the
     linear model until the schedule keeps the limits in the AC power flow
     (:mod:`coupling.problems.ac_correction`). ``grid_model="distflow"`` solves DistFlow with losses
-    (SOC relaxation, :mod:`power.distflow`) instead: no correction needed, the relaxation gap
-    is reported (``relaxation_gap`` table, ``relaxation_*`` in the summary).
+    (SOC relaxation, built and solved as matrix-engine sets, :mod:`power.distflow_engine`)
+    instead: no correction needed, the relaxation gap is reported (``relaxation_gap`` table,
+    ``relaxation_*`` in the summary).
     """
     from coupling.problems.ac_correction import solve_ac_feasible
 
@@ -134,9 +135,9 @@ def run_opf(
     margins = grid_margins(f, sens, case.uncertainty, gamma, uncertainty_set)
     extra: dict[str, Any] = {}
     if grid_model == "distflow":
-        m = build_opf_distflow(case, opts, margins)
+        prob, sets = build_opf_distflow_engine(case, opts, margins)
         t1 = time.perf_counter()
-        dfr = solve_distflow(m, m.grid, f)
+        dfr = solve_distflow_engine(prob, sets, f)
         res, state, ac, acr = dfr.result, dfr.state, dfr.ac, dfr
         tariffs = dfr.tariffs
         extra = {"relaxation_gap": dfr.gap_table}

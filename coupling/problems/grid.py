@@ -113,23 +113,91 @@ def solve_distflow(
 ) -> DistFlowSolved:
     """Solve a model holding a DistFlow block ``blk`` (SOCP, Clarabel), AC-check the schedule,
     DLMPs (when ``duals``) and the relaxation gap."""
-    from coupling.problems.ac_correction import history_row
-    from power.correction import ac_excess
     from power.distflow import distflow_state, relaxation_gap, solve_socp
-    from power.dlmp import distflow_dlmp_arrays, tariff_table
+    from power.dlmp import distflow_dlmp_arrays
 
     res = solve_socp(m, blk.socs, duals=duals)
     state = distflow_state(blk, feeder)
+    lim = effective_limits(feeder, None, blk.margins)
+    arr = distflow_dlmp_arrays(blk, feeder, res) if duals else None
+    return _distflow_solved(res, state, relaxation_gap(blk, feeder), arr, feeder, lim)
+
+
+@dataclass(frozen=True)
+class EngineResult:
+    """An engine solve as :func:`solve_distflow_engine` reports it: ``objective``
+    (currency), Clarabel's ``status``, ``solve_s`` (assembly, hand-over and solve, s) and the
+    :class:`engine.highs.Solved` itself."""
+
+    objective: float
+    status: str
+    solve_s: float
+    solved: Any
+
+
+def build_opf_distflow_engine(
+    case: Case, opts: GridOptions = GridOptions(), margins: Margins | None = None
+) -> tuple[Any, Any]:
+    """The OPF of :func:`build_opf_distflow` as matrix-engine sets: (the
+    :class:`engine.problem.Problem`, the :class:`power.distflow_engine.DistFlowSets`); EV
+    load can be added to its ``p_bal``/``q_bal`` rows before :func:`solve_distflow_engine`."""
+    from engine.problem import Problem
+    from power.distflow_engine import declare_distflow
+
+    prob = Problem()
+    sets = declare_distflow(
+        prob,
+        case.feeder,
+        margins=margins,
+        enforce_limits=opts.limits,
+        allow_export=opts.allow_export,
+    )
+    return prob, sets
+
+
+def solve_distflow_engine(
+    prob: Any, sets: Any, feeder: Feeder, *, duals: bool = True
+) -> DistFlowSolved:
+    """:func:`solve_distflow` for the engine sets of :func:`build_opf_distflow_engine`:
+    assemble, Clarabel (with the fallback of :func:`engine.clarabel_qp.solve_clarabel_stable`),
+    AC check, DLMPs (when ``duals``, :mod:`power.distflow_engine_dlmp`)
+    and the relaxation gap; the same :class:`DistFlowSolved`."""
+    from engine.assemble import assemble
+    from engine.clarabel_qp import solve_clarabel_stable
+    from power.distflow_engine import grid_state, relaxation_gap
+    from power.distflow_engine_dlmp import distflow_dlmp_parts
+
+    t0 = time.perf_counter()
+    sol = solve_clarabel_stable(assemble(prob))
+    res = EngineResult(sol.objective, sol.status, time.perf_counter() - t0, sol)
+    state = grid_state(sol, feeder, sets)
+    arr = distflow_dlmp_parts(sol, feeder) if duals else None
+    gap = relaxation_gap(sol, feeder, sets)
+    return _distflow_solved(res, state, gap, arr, feeder, sets.limits)
+
+
+def _distflow_solved(
+    res: Any,
+    state: GridState,
+    gap: np.ndarray,
+    arr: dict[str, np.ndarray] | None,
+    feeder: Feeder,
+    lim: Any,
+) -> DistFlowSolved:
+    """AC check of a solved DistFlow state, its history row, DLMP table (``arr`` the DLMP
+    parts, None: no duals) and relaxation gap table."""
+    from coupling.problems.ac_correction import history_row
+    from power.correction import ac_excess
+    from power.dlmp import tariff_table
+
     t0 = time.perf_counter()
     ac = ac_check(feeder, state.p_net_kw, state.q_net_kvar)
     ac_s = time.perf_counter() - t0
-    lim = effective_limits(feeder, None, blk.margins)
     ex = ac_excess(feeder, ac, effective_limits(feeder, None).flow_up_kw, lim)
     row = history_row(0, feeder, res, state, ac, ex)
-    gap = relaxation_gap(blk, feeder)
     tariffs, resid = pd.DataFrame(), 0.0
-    if duals:
-        arr = distflow_dlmp_arrays(blk, feeder, res)
+    if arr is not None:
+        arr = dict(arr)
         resid = float(np.abs(arr.pop("residual")).max(initial=0.0))
         arr.pop("flow_rc")
         tariffs = tariff_table(feeder.bus_ids, arr)
