@@ -61,6 +61,34 @@ def grid_city(out: Path, aggregators: int = 1) -> Path:
     return out
 
 
+class ChildPeak:
+    """Largest resident memory (MB) of any child process (the Dask workers), sampled every
+    0.2 s in a thread (``ru_maxrss`` of children counts the parent's memory at fork)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.mb, self._stop = 0.0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import psutil
+
+        me = psutil.Process()
+        while not self._stop.wait(0.2):
+            for child in me.children(recursive=True):
+                try:
+                    self.mb = max(self.mb, child.memory_info().rss / 2**20)
+                except psutil.Error:
+                    pass
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.mb
+
+
 def one(folder: str, workers: int = 0, max_iter: int | None = None) -> dict:
     """The tariff job on ``folder``, stage by stage (run in a process of its own), with the
     aggregators on ``workers`` Dask workers (0: in process), at most ``max_iter`` rounds
@@ -69,6 +97,7 @@ def one(folder: str, workers: int = 0, max_iter: int | None = None) -> dict:
     from coupling.jobs.tariff import TariffOptions, finish_tariff, loop_options, solve_tariff
     from coupling.problems.dso import aggregators
 
+    children = ChildPeak()
     t0 = time.perf_counter()
     case = load_case(folder)
     opts = TariffOptions(workers=workers, loop=loop_options(case, max_iter=max_iter))
@@ -92,7 +121,7 @@ def one(folder: str, workers: int = 0, max_iter: int | None = None) -> dict:
         "report_s": t3 - t2,
         "wall_s": t3 - t0,
         "peak_mb": peak_mb(),
-        "worker_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0,
+        "worker_peak_mb": children.stop(),
         "max_line_loading_ac": s["max_line_loading_ac"],
         "solver": s["solver_method"],
         "lp_parts_reused": s["lp_parts_reused"],
