@@ -10,7 +10,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import pyomo.environ as pyo
 
 from cases.case import Case, CaseError
 from common.progress import phase
@@ -24,12 +23,10 @@ from coupling.problems.diagnose import worst_excess
 from coupling.problems.dso import (
     MarketParams,
     aggregators,
-    build_dso,
     station_bus,
     station_ids,
-    station_loads,
 )
-from coupling.problems.grid import out_of_sample, schedule_state
+from coupling.problems.grid import out_of_sample, schedule_state, solve_distflow_engine
 from coupling.problems.loop import (
     LimitPrices,
     LoopOptions,
@@ -38,8 +35,10 @@ from coupling.problems.loop import (
     solve_independently,
 )
 from coupling.problems.market import (
+    connect_stations,
     declare_dso,
     declare_eva,
+    declare_market,
     dso_duals,
     dta_cost,
     set_tariff,
@@ -50,12 +49,11 @@ from coupling.problems.robust_grid import grid_margins
 from engine.assemble import assemble
 from engine.certify import certify
 from engine.highs import Solved
-from engine.router import values
+from engine.router import reduced_costs, values
 from engine.split import PartCache
 from power.ac_check import ac_check
 from power.correction import ACTightening
-from power.dlmp import distflow_dlmp_arrays, dlmp_parts, tariff_table
-from power.duals import dual_matrix
+from power.dlmp import dlmp_parts, tariff_table
 from power.limits import Limits, LinearGrid, effective_limits, fixed_q_flows, net_load
 from power.sensitivity import sensitivities
 from robust.sets import SetKind
@@ -271,32 +269,44 @@ def _engine_dso(
     )
 
 
-def _pyomo_distflow_dso(case: Case, paths: Any, margins: Any, mp: MarketParams) -> DsoStage:
-    """The DSO stage on DistFlow (SOCP, Pyomo model of :mod:`coupling.problems.dso`) over the
-    path set ``paths``."""
+def _engine_distflow_dso(
+    case: Case, structs: dict[str, Any], margins: Any, mp: MarketParams
+) -> DsoStage:
+    """The DSO stage on DistFlow with losses (SOCP, :mod:`power.distflow_engine`) in the
+    matrix engine: the market of :func:`coupling.problems.market.declare_market` with the
+    stations as loads of the DistFlow block (robust margins on its limits), solved by Clarabel
+    in one call (its cones are not split into parts). No AC correction: the relaxation is exact
+    where it is tight, and its gap is reported. The loop that follows stays linear, with
+    DistFlow's losses linearised at its schedule (the chords of :mod:`power.correction`), so
+    the aggregators' tariffs have a loss part too, against the nominal (robust) limits."""
+    from power.correction import linearised_losses, peak_flow_kw
+    from power.distflow_engine import declare_distflow
+
     f = case.feeder
-    dso = build_dso(case, paths, margins, mp)
-    acr = _distflow_dso(dso, case, margins)
-    rc_p, rc_w = dso.grid_rc
-    rc_w[f.tree.slack] = 0.0
-    aggs = aggregators(case)
-    travel = sum(
-        pyo.value(dso.eva[a].travel_cost) + pyo.value(dso.eva[a].arrival_penalty) for a in aggs
-    )
+    prob = declare_market(structs, f.steps, f.dt_h, station_ids(case), mp.beta, mp.eps)
+    sets = declare_distflow(prob, f, margins=margins)
+    connect_stations(prob, f, station_bus(case))
+    solved = solve_distflow_engine(prob, sets, f)
+    sol = solved.result.solved
+    arr = dict(solved.dlmp_parts)
+    arr.pop("residual")
+    rc_w = reduced_costs(sol, "w").copy()
+    rc_w[f.tree.slack] = 0.0  # fixed variable: its reduced cost is not a bound dual
     return DsoStage(
-        objective=acr.result.objective,
-        status=acr.result.status,
-        method="clarabel (Pyomo model, DistFlow SOCP)",
-        central_loads=station_loads(dso.station_p_kw, station_ids(case), f.steps),
-        central_travel=travel,
-        prices=LimitPrices.from_reduced_costs(rc_p, rc_w, f.dt_h),
-        dlmp=acr.dlmp,
-        grid=acr.grid,
-        limits=acr.limits,
+        objective=sol.objective,
+        status=sol.status,
+        method=f"{sol.method} (DistFlow SOCP, one call)",
+        central_loads=np.asarray(values(sol, "charge_kw")).reshape(len(station_ids(case)), -1),
+        central_travel=sum(dta_cost(sol, st, f"{a}:") for a, st in structs.items()),
+        prices=LimitPrices.from_reduced_costs(arr.pop("flow_rc"), rc_w, f.dt_h),
+        dlmp=arr,
+        grid=linearised_losses(f, solved.ac, peak_flow_kw(f, solved.ac, None)),
+        limits=effective_limits(f, fixed_q_flows(f), margins),
         tightening=None,
-        history=acr.history,
-        q_fixed_kvar=dso.grid.q_fixed_kvar,
-        summary=acr.summary(),
+        history=solved.history,
+        q_fixed_kvar=fixed_q_flows(f),
+        summary=solved.summary(),
+        solved=sol,
     )
 
 
@@ -336,7 +346,7 @@ def solve_tariff(
     t1 = time.perf_counter()
     with phase(f"solving the DSO problem ({opts.grid_model})"):
         if opts.grid_model == "distflow":
-            dso = _pyomo_distflow_dso(case, paths, margins, mp)
+            dso = _engine_distflow_dso(case, structs, margins, mp)
         else:
             dso = _engine_dso(case, structs, margins, mp, opts, cache)
     t2 = time.perf_counter()
@@ -435,62 +445,6 @@ def solve_tariff(
         grid_summary={"grid_model": opts.grid_model} | dso.summary,
         solver=f"DSO: {dso.method}; aggregators{where}: {' | '.join(sorted(methods))}",
         parts_cached=cache.hits if remote is None else remote.parts_cached,
-    )
-
-
-@dataclass
-class _DistFlowDSO:
-    """The DSO stage on DistFlow, with the attributes the loop reads from an AC correction."""
-
-    result: Any
-    dlmp: dict[str, np.ndarray]
-    grid: LinearGrid
-    limits: Any
-    history: list[dict]
-    solved: Any
-    tightening: Any = None
-    resolves: int = 0
-
-    def summary(self) -> dict[str, Any]:
-        return self.solved.summary()
-
-
-def _distflow_dso(dso: pyo.ConcreteModel, case: Case, margins: Any) -> _DistFlowDSO:
-    """Replace the DSO's LinDistFlow block by DistFlow with losses (same station loads,
-    robust margins and cost) and solve it (SOCP); the loop that follows stays linear (with
-    DistFlow's losses linearised at its schedule), against the nominal (robust) limits."""
-    from coupling.problems.grid import solve_distflow
-    from power.distflow import add_distflow
-
-    f = case.feeder
-    old = dso.grid
-    for c in ("p_bal", "q_bal", "v_drop", "s_poly"):
-        if hasattr(old, c):
-            getattr(old, c).deactivate()
-    extra: dict[tuple[str, int], Any] = {}
-    bus_of = station_bus(case)
-    for y, t in dso.station_p_kw:
-        key = (bus_of[y], t)
-        extra[key] = extra.get(key, 0.0) + dso.station_p_kw[y, t]
-    dso.grid_df = pyo.Block()
-    add_distflow(dso.grid_df, f, extra_p_kw=extra, margins=margins)
-    old.cost.set_value(dso.grid_df.cost.expr)  # the objective now pays DistFlow's import
-    solved = solve_distflow(dso, dso.grid_df, f)
-    arr = distflow_dlmp_arrays(dso.grid_df, f, solved.result)
-    arr.pop("residual")
-    rc = solved.result.reduced_costs
-    dso.grid_rc = (arr.pop("flow_rc"), dual_matrix(dso.grid_df.w, f.bus_ids, f.steps, rc))
-    from power.correction import linearised_losses, peak_flow_kw
-
-    return _DistFlowDSO(
-        result=solved.result,
-        dlmp=arr,
-        # the loop's linear model carries DistFlow's losses, linearised at its schedule (the
-        # chords of power/correction.py), so the aggregators' tariffs have a loss part too
-        grid=linearised_losses(f, solved.ac, peak_flow_kw(f, solved.ac, None)),
-        limits=effective_limits(f, fixed_q_flows(f), margins),
-        history=solved.history,
-        solved=solved,
     )
 
 

@@ -106,6 +106,9 @@ class DistFlowSolved:
         } | gap_summary(self.gap, self.ac_line_ids)
 
     ac_line_ids: list = field(default_factory=list)
+    # the DLMP's parts (buses x steps, currency/kWh) and ``flow_rc`` (lines x steps), as
+    # :func:`power.dlmp.distflow_dlmp_arrays` gives them; empty without duals
+    dlmp_parts: dict = field(default_factory=dict)
 
 
 def solve_distflow(
@@ -195,8 +198,9 @@ def _distflow_solved(
     ac_s = time.perf_counter() - t0
     ex = ac_excess(feeder, ac, effective_limits(feeder, None).flow_up_kw, lim)
     row = history_row(0, feeder, res, state, ac, ex)
-    tariffs, resid = pd.DataFrame(), 0.0
+    tariffs, resid, parts = pd.DataFrame(), 0.0, {}
     if arr is not None:
+        parts = dict(arr)
         arr = dict(arr)
         resid = float(np.abs(arr.pop("residual")).max(initial=0.0))
         arr.pop("flow_rc")
@@ -212,6 +216,7 @@ def _distflow_solved(
         history=[row],
         ac_s=ac_s,
         ac_line_ids=feeder.line_ids,
+        dlmp_parts=parts,
     )
 
 

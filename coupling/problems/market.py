@@ -7,7 +7,8 @@ with the travel and penalty cost of :func:`traffic.dta_engine.declare_dta_costs`
 prefixed ``"<aggregator>:"``), the lifted station loads ``charge_kw[station, t]`` (kW) and
 total ``total_kw[t]`` (kW) with the diagonal quadratic costs ``eps dt p^2`` and
 ``beta dt P^2``, and, for the DSO, the LinDistFlow block (:func:`power.lindistflow_engine.
-declare_lindistflow`) with each station's load added to the balance row of its bus.
+declare_lindistflow`) or the DistFlow one (:func:`power.distflow_engine.declare_distflow`)
+with each station's load added to the balance row of its bus.
 
 For an EVA the tariff enters only the linear cost of ``charge_kw``: :func:`set_tariff` changes
 those coefficients in place, so every loop iteration re-solves the same matrices.
@@ -78,23 +79,44 @@ def declare_dso(
     LinDistFlow block with limits ``limits`` (robust margins and AC tightening included) and
     the linearised losses ``losses`` (the AC correction's; None: lossless), stations as
     loads."""
+    prob = declare_market(structures, feeder.steps, feeder.dt_h, list(station_bus), beta, eps)
+    declare_lindistflow(prob, feeder, limits=limits, losses=losses)
+    connect_stations(prob, feeder, station_bus)
+    return prob
+
+
+def declare_market(
+    structures: dict[str, DtaStructure],
+    steps: int,
+    dt: float,
+    stations: list[str],
+    beta: float,
+    eps: float,
+) -> Problem:
+    """The DSO's problem without its grid: every aggregator's DTA (travel and penalty cost)
+    and the charging terms over ``stations``; a grid block and :func:`connect_stations`
+    complete it."""
     prob = Problem()
-    T, dt = feeder.steps, feeder.dt_h
-    stations = list(station_bus)
     loads = []
     for a, st in structures.items():
         loads.append(declare_dta(prob, st, prefix=f"{a}:"))
         declare_dta_costs(prob, st, prefix=f"{a}:")  # energy is priced on charge_kw
-    _charging(prob, loads, stations, T, dt, beta, eps)
-    declare_lindistflow(prob, feeder, limits=limits, losses=losses)
+    _charging(prob, loads, stations, steps, dt, beta, eps)
+    return prob
+
+
+def connect_stations(prob: Problem, feeder: Feeder, station_bus: dict[str, str]) -> None:
+    """Each station's ``charge_kw`` (kW) as load in the ``p_bal`` row of its bus (the rows of
+    the LinDistFlow or the DistFlow block): inflow - outflow - charge = load - renewables."""
+    stations = list(station_bus)
     bus = np.array([feeder.bus_pos[station_bus[y]] for y in stations], dtype=np.int64)
     at_bus = sp.csr_matrix(
         (np.ones(len(stations)), (bus, np.arange(len(stations)))),
         shape=(len(feeder.bus_ids), len(stations)),
     )
-    # extra consumption at the station's bus: inflow - outflow - charge = load - renewables
-    prob.add_to_rows("p_bal", "charge_kw", -sp.kron(at_bus, sp.identity(T), format="csr"))
-    return prob
+    prob.add_to_rows(
+        "p_bal", "charge_kw", -sp.kron(at_bus, sp.identity(feeder.steps), format="csr")
+    )
 
 
 def declare_eva(

@@ -80,3 +80,47 @@ def test_eva_equals_the_pyomo_eva_and_tariffs_update_in_place(setup):
             atol=1e-4,
         )
         assert pyo.value(m.obj) == pytest.approx(ref.objective, rel=1e-9)
+
+
+def test_distflow_dso_equals_the_pyomo_distflow_dso(setup):
+    """The tariff job's DistFlow DSO stage (engine: market + declare_distflow) against the
+    Pyomo DSO whose grid block is DistFlow with losses, robust margins on its limits."""
+    from coupling.problems.market import connect_stations, declare_market
+    from engine.clarabel_qp import solve_clarabel_stable
+    from power.distflow import add_distflow, solve_socp
+    from power.distflow_engine import declare_distflow
+    from power.distflow_engine_dlmp import distflow_dlmp_parts
+    from power.dlmp import distflow_dlmp_arrays
+
+    case, paths, structs, mp = setup
+    f = case.feeder
+    margins = grid_margins(f, sensitivities(f), case.uncertainty, 1.0, "node")
+    # Pyomo reference: the LinDistFlow DSO with its grid rows replaced by DistFlow's
+    m = build_dso(case, paths, margins, mp)
+    for c in ("p_bal", "q_bal", "v_drop", "s_poly"):
+        if hasattr(m.grid, c):
+            getattr(m.grid, c).deactivate()
+    bus_of = station_bus(case)
+    extra: dict = {}
+    for y, t in m.station_p_kw:
+        extra[(bus_of[y], t)] = extra.get((bus_of[y], t), 0.0) + m.station_p_kw[y, t]
+    m.df = pyo.Block()
+    add_distflow(m.df, f, extra_p_kw=extra, margins=margins)
+    m.grid.cost.set_value(m.df.cost.expr)
+    ref = solve_socp(m, m.df.socs, duals=True)
+    ref_dlmp = distflow_dlmp_arrays(m.df, f, ref)
+
+    prob = declare_market(structs, f.steps, f.dt_h, station_ids(case), mp.beta, mp.eps)
+    declare_distflow(prob, f, margins=margins)
+    connect_stations(prob, f, bus_of)
+    sol = solve_clarabel_stable(assemble(prob))
+    assert sol.objective == pytest.approx(ref.objective, rel=1e-7)
+    parts = distflow_dlmp_parts(sol, f)
+    for k in ("dlmp", "energy", "loss", "congestion", "voltage"):
+        np.testing.assert_allclose(parts[k], ref_dlmp[k], atol=1e-6, err_msg=k)
+    assert np.ptp(ref_dlmp["loss"]) > 1e-4  # losses price the buses differently
+    np.testing.assert_allclose(
+        values(sol, "charge_kw"),
+        station_loads(m.station_p_kw, station_ids(case), f.steps),
+        atol=1e-3,
+    )
