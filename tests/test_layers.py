@@ -23,11 +23,12 @@ ALLOWED = {
 }
 # coupling's own layers: who may import whom (a layer may always import itself)
 COUPLING = {
-    "problems": set(),
+    "cluster": set(),  # the Dask clusters of sweeps and tariff runs: infrastructure, at the bottom
+    "problems": {"cluster"},
     "output": set(),
-    "jobs": {"problems", "output"},
-    "studies": {"jobs", "problems", "output"},
-    "cli": {"studies", "jobs", "problems", "output"},
+    "jobs": {"problems", "output", "cluster"},
+    "studies": {"jobs", "problems", "output", "cluster"},
+    "cli": {"studies", "jobs", "problems", "output", "cluster"},
     "entry": {"cli"},
 }
 
