@@ -199,6 +199,7 @@ def run_fleet_market(
         "limit_excess": worst_excess(f, ev, loop_opts.tol_kw, loop_opts.tol_w),
         "ac_correction": ac_correction,
         "ac_loop_corrections": accept.corrections if accept is not None else 0,
+        **(accept.summary() if accept is not None else {}),
         "n_ev": case.fleet.n,
         "unserved_kwh": float(sum(pyo.value(m.fleet.unserved_total_kwh) for m in models.values())),
         "build_s": t1 - t0,
