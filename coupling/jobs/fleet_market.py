@@ -189,6 +189,7 @@ def run_fleet_market(
         "parameters": {
             "mechanism": "subgradient",
             "step_kw": loop_opts.step_kw,
+            "step_w": loop_opts.step_w,  # the voltage limits' prices (loop._next_prices)
             "step_rule": loop_opts.step_rule,
             "operators": fos,
         },
