@@ -166,7 +166,23 @@ def _finish(run: Run, out: Path, case: Any = None) -> None:
     for line in console_lines(s):
         click.echo(line)
     _warn_unserved(s)
+    _warn_loop_ac(s)
     click.echo(f"wrote {out}")
+
+
+def _warn_loop_ac(s: RunSummary) -> None:
+    """Say so when the tariff loop accepted its schedule at the cap of AC corrections with a
+    limit still exceeded in AC (``converged`` then holds for the linear model only)."""
+    if s.ac.loop_ac_feasible is False:
+        excess = s.ac.loop_ac_excess or {}
+        kind = excess.get("kind", "limit")
+        n = s.loop.ac_loop_corrections or 0
+        click.echo(
+            f"warning: the tariff loop accepted its schedule at its cap of {n} AC "
+            f"correction(s) with an AC {kind} excess: {excess.get('text', 'a limit exceeded')}; "
+            "the schedule is not AC-feasible (summary.json loop_ac_feasible false)",
+            err=True,
+        )
 
 
 def _warn_unserved(s: RunSummary) -> None:

@@ -189,6 +189,7 @@ def run_fleet_market(
         "parameters": {
             "mechanism": "subgradient",
             "step_kw": loop_opts.step_kw,
+            "step_w": loop_opts.step_w,  # the voltage limits' prices (loop._next_prices)
             "step_rule": loop_opts.step_rule,
             "operators": fos,
         },
@@ -199,6 +200,7 @@ def run_fleet_market(
         "limit_excess": worst_excess(f, ev, loop_opts.tol_kw, loop_opts.tol_w),
         "ac_correction": ac_correction,
         "ac_loop_corrections": accept.corrections if accept is not None else 0,
+        **(accept.summary() if accept is not None else {}),
         "n_ev": case.fleet.n,
         "unserved_kwh": float(sum(pyo.value(m.fleet.unserved_total_kwh) for m in models.values())),
         "build_s": t1 - t0,

@@ -152,6 +152,7 @@ class TariffSolution:
     grid_summary: dict[str, Any] = field(default_factory=dict)  # DSO stage's grid model keys
     solver: str = ""  # solver and method of the DSO's and the aggregators' problems
     parts_cached: int = 0  # LP parts taken from the cache instead of solved again
+    loop_ac: dict[str, Any] = field(default_factory=dict)  # LoopAC.summary() (AC correction on)
 
 
 def mechanism_of(case: Case, requested: str = "auto") -> str:
@@ -445,6 +446,7 @@ def solve_tariff(
         grid_summary={"grid_model": opts.grid_model} | dso.summary,
         solver=f"DSO: {dso.method}; aggregators{where}: {' | '.join(sorted(methods))}",
         parts_cached=cache.hits if remote is None else remote.parts_cached,
+        loop_ac=accept.summary() if accept is not None else {},
     )
 
 
@@ -543,6 +545,7 @@ def finish_tariff(
             "solver_method": sol.solver,
             "lp_parts_reused": sol.parts_cached,
         }
+        | sol.loop_ac
         | grid_summary(f, state, ac)
         | oos
         | {k: v for k, v in sol.grid_summary.items() if k != "grid_model"}

@@ -221,6 +221,16 @@ class ACCorrection:
     ac_correction: bool | None = key("", "the loss-aware AC correction loop was on")
     ac_resolves: int | None = key("", "re-solves of the AC correction loop")
     ac_feasible: bool | None = key("", "the final schedule keeps every limit in the AC power flow")
+    loop_ac_feasible: bool | None = key(
+        "",
+        "the schedule the tariff loop accepted keeps every limit (robust margins included) in "
+        "the AC power flow; false: accepted at the cap of AC corrections with a limit exceeded "
+        "in AC (loop_ac_excess; converged then holds for the linear model only); null: the loop "
+        "accepted no schedule",
+    )
+    loop_ac_excess: dict | None = key(
+        "", "the limit the loop's accepted schedule exceeds in AC, and by how much (null: none)"
+    )
     ac_correction_iterations: list | None = key(
         "", "AC figures of each re-solve (also in ac_correction.csv)"
     )

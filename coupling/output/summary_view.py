@@ -59,7 +59,9 @@ def grouped(summary: dict[str, Any]) -> list[tuple[str, list[tuple[str, str, str
 def limit_checks(summary: dict[str, Any]) -> list[tuple[str, str, bool, str]]:
     """One ``(limit class, model, passed, detail)`` per limit class the run has figures for:
     line loading and bus voltage, linear and AC, within ``TOL_LOADING`` / ``TOL_V_PU``; the
-    tariff loop's convergence; EV demand served."""
+    tariff loop's convergence, and whether the schedule it accepted keeps the limits in AC
+    (``loop_ac_feasible``: false when accepted at the cap of AC corrections); EV demand
+    served."""
     out: list[tuple[str, str, bool, str]] = []
     for model, suffix in (("linear", ""), ("AC", "_ac")):
         load = summary.get(f"max_line_loading{suffix}")
@@ -83,6 +85,14 @@ def limit_checks(summary: dict[str, Any]) -> list[tuple[str, str, bool, str]]:
         if excess:
             detail += f"; {excess.get('text', '')}"
         out.append(("tariff loop", "linear", ok, detail))
+    if summary.get("loop_ac_feasible") is not None:
+        ok = bool(summary["loop_ac_feasible"])
+        excess = summary.get("loop_ac_excess") or {}
+        n = summary.get("ac_loop_corrections")
+        detail = f"after {n} AC correction(s)" if n is not None else ""
+        if not ok:
+            detail = f"accepted at the cap of {n} AC correction(s): {excess.get('text', '')}"
+        out.append(("tariff loop", "AC", ok, detail))
     for key, what, unit in (
         ("unserved_kwh", "EV energy targets met", "kWh"),
         ("arrival_shortfall", "EVs arrive in time", "veh"),

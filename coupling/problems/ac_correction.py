@@ -31,6 +31,7 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.common.gc_manager import PauseGC
 
+from coupling.problems.diagnose import worst_ac_excess
 from power.ac_check import ACResult, ac_check
 from power.correction import (
     TOL_LOADING,
@@ -359,10 +360,15 @@ class LoopAC:
     """The tariff loop's AC acceptance test (:data:`coupling.problems.loop.ACAccept`): AC-check the
     aggregators' summed loads; when a limit (robust margins included) is exceeded beyond the
     tolerances, return the linear model and limits corrected at those loads (at most
-    ``max_corrections`` times; then the schedule is accepted as it is).
+    ``max_corrections`` times; then the schedule is accepted as it is, so that the loop ends,
+    and said so: ``feasible`` False, ``excess`` naming the limit, the row's
+    ``ac_accepted_at_cap``).
 
     ``grid``, ``tightening`` : the linear model and AC tightening to start from (e.g. the DSO
     stage's). ``q_fixed_kvar``, ``margins`` : as in the LinDistFlow block.
+    ``feasible`` : None until a schedule is accepted, then whether it keeps every limit in AC
+    (False: accepted at the cap with an AC excess); ``excess`` : that schedule's worst AC
+    excess (:func:`coupling.problems.diagnose.worst_ac_excess`), None when feasible.
 
     The tightening grows by the measured gaps only (:func:`correct_schedule`), not by
     :func:`next_tightening`'s extrapolation and integral action: those assume a re-solve to
@@ -380,6 +386,8 @@ class LoopAC:
     corrections: int = 0
     last_ac: ACResult | None = None
     peak: np.ndarray | None = None
+    feasible: bool | None = None
+    excess: dict[str, Any] | None = None
 
     def __call__(
         self, p_net_kw: np.ndarray, q_net_kvar: np.ndarray
@@ -397,11 +405,24 @@ class LoopAC:
             "ac_excess_loading": ex.max_loading,
             "ac_excess_voltage_pu": ex.max_voltage_pu,
         }
-        ok = ex.ok() or self.corrections >= self.max_corrections
+        feasible = ex.ok()
+        ok = feasible or self.corrections >= self.max_corrections
         if not ok:
             self.corrections += 1
             self.grid, self.tightening = grid, tight
             self.peak = peak_flow_kw(f, ac, self.peak)
+        # a rejected schedule is not the loop's: only an accepted one sets the verdict
+        self.feasible = feasible if ok else None
+        self.excess = None
+        if ok and not feasible:
+            self.excess = worst_ac_excess(f, ac, ex, lim_m, TOL_LOADING, TOL_V_PU)
         row["ac_corrected"] = not ok
+        row["ac_accepted_at_cap"] = ok and not feasible
         lim = effective_limits(f, self.q_fixed_kvar, self.margins, self.tightening)
         return ok, self.grid, lim, row
+
+    def summary(self) -> dict[str, Any]:
+        """Summary entries: whether the schedule the loop accepted keeps every limit in AC
+        (None: the loop accepted none) and, when it was accepted at the cap with an AC excess,
+        that excess."""
+        return {"loop_ac_feasible": self.feasible, "loop_ac_excess": self.excess}

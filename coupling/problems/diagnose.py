@@ -181,3 +181,54 @@ def worst_excess(feeder: Feeder, ev: Any, tol_kw: float, tol_w: float) -> dict[s
             f"{side} its limit",
         }
     return None
+
+
+def worst_ac_excess(
+    feeder: Feeder,
+    ac: Any,
+    ex: Any,
+    lim: Any,
+    tol_loading: float,
+    tol_v_pu: float,
+) -> dict[str, Any] | None:
+    """The largest AC excess of a schedule (a :class:`power.correction.ACExcess` ``ex`` of the
+    AC power flow ``ac`` over the limits ``lim``, robust margins included), or None when every
+    line is within ``tol_loading`` of its rating and every voltage within ``tol_v_pu``.
+
+    Returns ``kind`` (``loading`` / ``voltage``), ``element`` (``line 'x'`` / ``bus 'y'``),
+    ``t``, ``amount`` and ``unit`` (fraction of the line's rating above its limit, or pu
+    outside the voltage limit) and ``text``, one sentence naming them; like
+    :func:`worst_excess`, a line before a bus.
+    """
+    if ex.max_loading > tol_loading:
+        i, t = (int(x) for x in np.unravel_index(np.argmax(ex.flow_loading), ex.flow_loading.shape))
+        amount = float(ex.flow_loading[i, t])
+        return {
+            "kind": "loading",
+            "element": f"line {feeder.line_ids[i]!r}",
+            "t": t,
+            "amount": amount,
+            "unit": "fraction",
+            "text": (
+                f"line {feeder.line_ids[i]!r} at t={t} has AC loading "
+                f"{float(ac.loading[i, t]):.4f}, {float(ex.flow_kw[i, t]):.2f} kW "
+                f"({amount:.4f} of its rating) above its limit"
+            ),
+        }
+    if ex.max_voltage_pu > tol_v_pu:
+        vx = ex.voltage_pu
+        b, t = (int(x) for x in np.unravel_index(np.argmax(vx), vx.shape))
+        v = float(ac.v_pu[b, t])
+        amount = float(vx[b, t])
+        low = float((np.sqrt(lim.w_min) - ac.v_pu)[b, t])
+        side = "below" if low >= amount else "above"
+        return {
+            "kind": "voltage",
+            "element": f"bus {feeder.bus_ids[b]!r}",
+            "t": t,
+            "amount": amount,
+            "unit": "pu",
+            "text": f"bus {feeder.bus_ids[b]!r} at t={t} is at {v:.4f} pu in AC, {amount:.4f} pu "
+            f"{side} its limit",
+        }
+    return None

@@ -69,3 +69,29 @@ def test_the_tariff_is_the_capacity_price_without_a_loss_part(base):
     ratio = tariffs.tariff_per_kwh.to_numpy() / sp.reindex(tariffs.t).to_numpy()
     assert np.all(ratio >= 1.0) and np.all(ratio < 1.05)  # 1 + marginal losses, finite
     assert tariffs[["loss_per_kwh", "dlmp_per_kwh"]].isna().all().all()
+
+
+def test_the_summary_gives_the_voltage_step_the_loop_ran_with(monkeypatch):
+    """The market's loop prices the voltage limits with ``step_w`` (loop._next_prices), so the
+    summary's parameters carry it, as the tariff job's do: the value the loop ran with."""
+    import coupling.jobs.fleet_market as fm
+
+    used = []
+
+    def spy(*args, **kw):
+        used.append(args[5].step_w)  # run_loop(feeder, grid, lim, prices, respond, opts, ...)
+        return real(*args, **kw)
+
+    real = fm.run_loop
+    monkeypatch.setattr(fm, "run_loop", spy)
+    case = load_case("hu2014-lv")
+    s = run_fleet_market(case, replace(loop_options(case), step_w=7.0)).summary
+    assert used == [7.0] and s["parameters"]["step_w"] == 7.0
+
+
+def test_the_accepted_schedule_is_said_to_keep_the_limits_in_ac(base):
+    s = base.summary
+    assert s["ac_loop_corrections"] >= 1  # the loop's model was corrected on the way
+    assert s["loop_ac_feasible"] is True and s["loop_ac_excess"] is None
+    assert s["max_line_loading_ac"] <= 1 + 1e-3
+    assert not base.tables["loop"].ac_accepted_at_cap.any()

@@ -93,3 +93,12 @@ def test_report_opens_with_the_limit_lines(runs):
     assert len(checks) >= 5  # loading and voltage, linear and AC; the loop; the demand
     assert page.count(">pass</b>") == sum(ok for _, _, ok, _ in checks)
     assert page.count(">FAIL</b>") == sum(not ok for _, _, ok, _ in checks)
+
+
+def test_tariff_runs_say_whether_the_loop_schedule_keeps_the_limits_in_ac(runs):
+    for name in ("tariff", "fleet"):
+        s = json.loads((runs[name] / "summary.json").read_text())
+        assert s["loop_ac_feasible"] is True and s["loop_ac_excess"] is None
+        checks = {(w, m): ok for w, m, ok, _ in limit_checks(s)}
+        assert checks[("tariff loop", "AC")] is True
+        assert any(line.startswith("  pass  tariff loop (AC)") for line in console_lines(s))
