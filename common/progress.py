@@ -3,10 +3,14 @@
 Library code marks what it is doing with :func:`phase` (a context manager) and reports finished
 steps with :func:`note`; both are silent unless a command switched reporting on with
 :func:`reporting` (the CLI does, for every command). While reporting is on, a background thread
-prints one line at least every ``interval_s`` seconds (default 5 s) naming the current phase and
-the elapsed time, so a long solve is never silent::
+prints a line ``interval_s`` seconds (default 5 s) after the last one, naming the current phase
+and the elapsed time, so a long solve is never silent::
 
     evtp tariff: solving LP, 61,440 variables (HiGHS) ... 10 s (23 s in all)
+
+Within one phase the gap between these lines doubles (5, 10, 20, 40 s, at most
+``MAX_GAP_S``), so a phase of two minutes prints 4 lines, not 24; a new phase or a finished
+step starts again from ``interval_s``.
 
 ``EVTP_PROGRESS=0`` in the environment switches the lines off; ``EVTP_PROGRESS_S`` sets the
 interval (s).
@@ -21,7 +25,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-INTERVAL_S = 5.0  # most seconds between two progress lines of a running command
+INTERVAL_S = 5.0  # seconds before the first progress line of a phase
+MAX_GAP_S = 60.0  # most seconds between two progress lines of a running command
 
 
 class _Reporter:
@@ -32,24 +37,39 @@ class _Reporter:
         self.interval_s = interval_s
         self.start = time.monotonic()
         self.last_line = self.start
+        self.beats = 0  # heartbeat lines since the last phase change or finished step
         self.phases: list[tuple[str, float]] = []
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._beat, name="evtp-progress", daemon=True)
 
-    def line(self, text: str) -> None:
+    def line(self, text: str, beat: bool = False) -> None:
+        """Print ``text``; a heartbeat (``beat``) doubles the gap to the next one, any other
+        line resets it."""
         with self.lock:
             self.last_line = time.monotonic()
+            self.beats = self.beats + 1 if beat else 0
             print(f"evtp {self.label}: {text}", file=sys.stderr, flush=True)
+
+    def reset(self) -> None:
+        """A phase began or ended: the next heartbeat comes ``interval_s`` after the last
+        line again."""
+        with self.lock:
+            self.beats = 0
+
+    def gap(self) -> float:
+        """Seconds from the last line to the next heartbeat."""
+        return min(self.interval_s * 2.0**self.beats, max(MAX_GAP_S, self.interval_s))
 
     def _beat(self) -> None:
         while not self.stop.wait(min(0.5, self.interval_s / 4)):
             now = time.monotonic()
-            if now - self.last_line < self.interval_s:
+            if now - self.last_line < self.gap():
                 continue
             with self.lock:
                 name, since = self.phases[-1] if self.phases else ("running", self.start)
-            self.line(f"{name} ... {now - since:.0f} s ({now - self.start:.0f} s in all)")
+            text = f"{name} ... {now - since:.0f} s ({now - self.start:.0f} s in all)"
+            self.line(text, beat=True)
 
 
 _active: _Reporter | None = None
@@ -90,11 +110,13 @@ def phase(name: str) -> Iterator[None]:
         return
     with rep.lock:
         rep.phases.append((name, time.monotonic()))
+    rep.reset()
     try:
         yield
     finally:
         with rep.lock:
             rep.phases.pop()
+        rep.reset()
 
 
 def note(text: str) -> None:
