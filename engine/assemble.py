@@ -8,6 +8,7 @@ consecutive rows), so that an LP/QP without cones assembles exactly as before.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,21 +49,14 @@ def assemble(problem: Problem) -> Assembled:
     """One sparse problem from all var and row sets of ``problem`` (declaration order)."""
     vs = list(problem.vars.values())
     rs = list(problem.rows.values())
-    rows, cols, vals = [], [], []
-    for r in rs:
-        for name, a in r.terms.items():
-            coo = a.tocoo()
-            rows.append(coo.row.astype(np.int64) + r.offset)
-            cols.append(coo.col.astype(np.int64) + problem.vars[name].offset)
-            vals.append(coo.data)
+    a = _stack(
+        problem,
+        ((r.offset, 1, name, t) for r in rs for name, t in r.terms.items()),
+        problem.n_rows,
+    )
     cat = lambda parts, dt=float: (  # noqa: E731
         np.concatenate(parts) if parts else np.zeros(0, dt)
     )
-    a = sp.csc_matrix(
-        (cat(vals), (cat(rows, np.int64), cat(cols, np.int64))),
-        shape=(problem.n_rows, problem.n_cols),
-    )
-    a.sum_duplicates()
     cone_a, cone_b, dims = _cones(problem)
     q = None
     if any(v.qcost is not None for v in vs):
@@ -91,23 +85,37 @@ def _cones(
     cs = [c for c in problem.cones.values() if c.idx.size]
     if not cs:
         return None, None, ()
-    rows, cols, vals = [], [], []
-    for c in cs:
-        for i, terms in enumerate(c.terms):
-            for name, a in terms.items():
-                coo = a.tocoo()
-                rows.append(coo.row.astype(np.int64) * c.dim + i + c.offset)
-                cols.append(coo.col.astype(np.int64) + problem.vars[name].offset)
-                vals.append(coo.data)
-    cat = lambda parts, dt=float: (  # noqa: E731
-        np.concatenate(parts) if parts else np.zeros(0, dt)
+    g = _stack(
+        problem,
+        (
+            (c.offset + i, c.dim, name, t)
+            for c in cs
+            for i, terms in enumerate(c.terms)
+            for name, t in terms.items()
+        ),
+        problem.n_cone_rows,
     )
-    g = sp.csc_matrix(
-        (cat(vals), (cat(rows, np.int64), cat(cols, np.int64))),
-        shape=(problem.n_cone_rows, problem.n_cols),
-    )
-    g.sum_duplicates()
     h = np.zeros(problem.n_cone_rows)
     for c in cs:
         h[c.offset : c.offset + c.idx.size * c.dim] = c.const.reshape(-1)
     return g, h, tuple((c.idx.size, c.dim) for c in cs)
+
+
+def _stack(
+    problem: Problem, terms: Iterable[tuple[int, int, str, sp.spmatrix]], n_rows: int
+) -> sp.csc_matrix:
+    """One ``n_rows x n_cols`` matrix from ``(first row, row stride, var set, matrix)`` terms:
+    row k of a term goes to ``first + stride k``, its columns after the var set's offset; one
+    ``csc`` construction from the COO triplets, duplicates summed."""
+    rows, cols, vals = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
+    for first, stride, name, a in terms:
+        coo = a.tocoo()
+        rows.append(coo.row.astype(np.int64) * stride + first)
+        cols.append(coo.col.astype(np.int64) + problem.vars[name].offset)
+        vals.append(coo.data)
+    out = sp.csc_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(n_rows, problem.n_cols),
+    )
+    out.sum_duplicates()
+    return out

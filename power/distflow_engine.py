@@ -36,6 +36,7 @@ from engine.router import values
 from power.distflow import DistFlowState, gap_of, power_base_kva, state_of
 from power.feeder import Feeder
 from power.limits import Limits, Tightening, effective_limits, flow_rating_kw
+from power.lindistflow_engine import declare_generators
 from power.results import GridState
 
 
@@ -159,7 +160,6 @@ def _declare_columns(prob: Problem, feeder: Feeder, lim: Limits | None, allow_ex
     and the cost of import and generation (currency: price x dt)."""
     tree, T, dt = feeder.tree, feeder.steps, feeder.dt_h
     nb = len(feeder.bus_ids)
-    gens = feeder.generators
     steps = np.arange(T)
     lt, bt = index(line=feeder.line_ids, t=steps), index(bus=feeder.bus_ids, t=steps)
     prob.add_vars("p", lt, -np.inf, lim.flow_up_kw if lim is not None else np.inf)
@@ -172,13 +172,7 @@ def _declare_columns(prob: Problem, feeder: Feeder, lim: Limits | None, allow_ex
     lo_import = -np.inf if allow_export else 0.0
     prob.add_vars("p_import", index(t=steps), lo_import, np.inf, dt * feeder.price_per_kwh)
     prob.add_vars("q_import", index(t=steps))
-    prob.add_vars(
-        "p_gen",
-        index(gen=gens["gen"].to_numpy(str), t=steps),
-        np.repeat(gens["p_min_kw"].to_numpy(float), T),
-        np.repeat(gens["p_max_kw"].to_numpy(float), T),
-        dt * np.repeat(gens["cost_per_kwh"].to_numpy(float), T),
-    )
+    declare_generators(prob, feeder)
 
 
 def _declare_balance(

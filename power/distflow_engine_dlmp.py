@@ -24,6 +24,7 @@ import scipy.sparse.linalg as spla
 
 from engine.highs import Solved
 from engine.problem import Problem
+from power.dlmp import split_dlmp
 from power.feeder import Feeder
 
 
@@ -94,19 +95,9 @@ def distflow_dlmp_parts(sol: Solved, feeder: Feeder) -> dict[str, np.ndarray]:
             h[:, 1] -= g_s[cr].T @ sol.cone_z[cr]
     h[:, 2] = -np.where(is_w, rc_s, 0.0)
     y_parts = spla.splu(m_mat).solve(h)
-    parts = {
-        name: (y_parts[: len(p_rows), j] / dt).reshape(nb, T)
-        for j, name in enumerate(("energy", "congestion", "voltage"))
-    }
-    dlmp = (sol.y[p_rows] / dt).reshape(nb, T)
-    energy = np.repeat(parts["energy"][tree.slack][None, :], nb, 0)
-    out = {
-        "dlmp": dlmp,
-        "energy": energy,
-        "loss": parts["energy"] - energy,
-        "congestion": parts["congestion"],
-        "voltage": parts["voltage"],
-    }
-    out["residual"] = dlmp - sum(out[k] for k in ("energy", "loss", "congestion", "voltage"))
+    supply, congestion, voltage = (
+        (y_parts[: len(p_rows), j] / dt).reshape(nb, T) for j in range(3)
+    )
+    out = split_dlmp((sol.y[p_rows] / dt).reshape(nb, T), supply, congestion, voltage, tree.slack)
     out["flow_rc"] = -h[:n_p, 1].reshape(nl, T)
     return out

@@ -117,6 +117,25 @@ def tariff_table(
 
 
 # ---------------------------------------------------------------------- DistFlow (SOCP)
+def split_dlmp(
+    dlmp: np.ndarray, supply: np.ndarray, congestion: np.ndarray, voltage: np.ndarray, slack: int
+) -> dict[str, np.ndarray]:
+    """A DistFlow DLMP (buses x steps, currency/kWh) and its parts from the three solved parts
+    of its balance dual: ``supply`` (serving the bus from the slack: energy at the slack bus's
+    own value, the rest of it loss), ``congestion`` and ``voltage``; ``residual`` = dlmp less
+    the sum of the parts (the solver's tolerance). Pyomo's and the engine's decomposition alike."""
+    energy = np.repeat(supply[slack][None, :], dlmp.shape[0], 0)
+    out = {
+        "dlmp": dlmp,
+        "energy": energy,
+        "loss": supply - energy,
+        "congestion": congestion,
+        "voltage": voltage,
+    }
+    out["residual"] = dlmp - sum(out[k] for k in ("energy", "loss", "congestion", "voltage"))
+    return out
+
+
 def distflow_dlmp_arrays(blk: pyo.Block, feeder: Feeder, res: Any) -> dict[str, np.ndarray]:
     """DLMP and its exact parts (buses x steps, currency/kWh) of a solved DistFlow block
     (:mod:`power.distflow`, ``res`` the :class:`power.distflow.ConicResult`), plus the
@@ -203,20 +222,12 @@ def distflow_dlmp_arrays(blk: pyo.Block, feeder: Feeder, res: Any) -> dict[str, 
     rhs[:, 0] -= res.grad[state]
     zeta = spla.splu(m_mat).solve(rhs)
     nbus = len(buses)
-    parts = {
-        name: (-zeta[: len(p_rows), j] / dt).reshape(nbus, steps)
-        for j, name in enumerate(("energy", "congestion", "voltage"))
-    }
-    dlmp = (-res.z[p_rows] / dt).reshape(nbus, steps)
-    energy = np.repeat(parts["energy"][tree.slack][None, :], nbus, 0)
-    out = {
-        "dlmp": dlmp,
-        "energy": energy,
-        "loss": parts["energy"] - energy,
-        "congestion": parts["congestion"],
-        "voltage": parts["voltage"],
-    }
-    out["residual"] = dlmp - sum(out[k] for k in ("energy", "loss", "congestion", "voltage"))
+    supply, congestion, voltage = (
+        (-zeta[: len(p_rows), j] / dt).reshape(nbus, steps) for j in range(3)
+    )
+    out = split_dlmp(
+        (-res.z[p_rows] / dt).reshape(nbus, steps), supply, congestion, voltage, tree.slack
+    )
     # the line limits' duals on the upstream-end flow p (bound, downstream-end row, S cones),
     # as the reduced cost of p would be (lines x steps): the flow prices of the loop
     out["flow_rc"] = rhs[: len(lt), 1].reshape(steps, len(lines)).T.copy()

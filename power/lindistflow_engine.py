@@ -66,7 +66,6 @@ def declare_limits(
     ``p_gen[gen, t]`` (kW) within its range at its cost (currency per step: price x dt)."""
     tree, T, dt = feeder.tree, feeder.steps, feeder.dt_h
     nb, nl = len(feeder.bus_ids), len(feeder.line_ids)
-    gens = feeder.generators
     lim = limits if limits is not None else effective_limits(feeder, fixed_q_flows(feeder))
     steps = np.arange(T)
     inf = np.full((nl, T), np.inf)
@@ -87,12 +86,19 @@ def declare_limits(
         np.inf,
         dt * feeder.price_per_kwh,
     )
+    declare_generators(prob, feeder)
+
+
+def declare_generators(prob: Problem, feeder: Feeder) -> None:
+    """Columns ``p_gen[gen, t]`` (kW) within each generator's range at its cost (currency per
+    step: cost_per_kwh x dt); LinDistFlow's and DistFlow's alike."""
+    gens, T = feeder.generators, feeder.steps
     prob.add_vars(
         "p_gen",
-        index(gen=gens["gen"].to_numpy(str), t=steps),
+        index(gen=gens["gen"].to_numpy(str), t=np.arange(T)),
         np.repeat(gens["p_min_kw"].to_numpy(float), T),
         np.repeat(gens["p_max_kw"].to_numpy(float), T),
-        dt * np.repeat(gens["cost_per_kwh"].to_numpy(float), T),
+        feeder.dt_h * np.repeat(gens["cost_per_kwh"].to_numpy(float), T),
     )
 
 

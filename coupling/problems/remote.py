@@ -18,7 +18,7 @@ the aggregator's sets in this process (:func:`engine.certify.carry`) and sent as
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -29,22 +29,6 @@ from engine.assemble import Assembled
 from engine.certify import carry, certify
 from engine.highs import Solved
 from engine.split import PartCache
-
-
-@dataclass(frozen=True)
-class Reply:
-    """One response: primal ``x``, duals ``y`` and ``z``, the objective (currency), how it
-    was found, its times (s) and the LP parts taken from the actor's cache so far."""
-
-    x: np.ndarray
-    y: np.ndarray
-    z: np.ndarray
-    objective: float
-    status: str
-    method: str
-    handover_s: float
-    solve_s: float
-    parts_cached: int
 
 
 class AggregatorActor:
@@ -68,24 +52,16 @@ class AggregatorActor:
         self.asm, self.cache, self.price, self.dt, self.threads = asm, cache, price, dt, threads
         self.last = None if known is None else Solved(asm, *known, np.nan, "", known_method, 0, 0)
 
-    def respond(self, tariff: np.ndarray) -> Reply:
-        """The aggregator's optimal response to ``tariff`` (stations x steps, currency/kWh)."""
+    def respond(self, tariff: np.ndarray) -> tuple[Solved, int]:
+        """The aggregator's optimal response to ``tariff`` (stations x steps, currency/kWh),
+        without its problem (the caller holds a copy; only the vectors travel back), and the
+        LP parts taken from the actor's cache so far."""
         set_tariff(self.asm, self.price, tariff, self.dt)
         sol = certify(self.asm, self.last) if self.last is not None else None
         if sol is None:
             sol = solve_market(self.asm, self.cache, threads=self.threads)
         self.last = sol
-        return Reply(
-            sol.x,
-            sol.y,
-            sol.z,
-            sol.objective,
-            sol.status,
-            sol.method,
-            sol.handover_s,
-            sol.solve_s,
-            self.cache.hits,
-        )
+        return replace(sol, assembled=None), self.cache.hits
 
 
 class DaskAggregators:
@@ -137,19 +113,8 @@ class DaskAggregators:
         pending = {a: self.actors[a].respond(t) for a, t in tariffs.items()}
         out = {}
         for a, fut in pending.items():
-            r: Reply = fut.result()
-            out[a] = Solved(
-                self.evas[a],
-                r.x,
-                r.y,
-                r.z,
-                r.objective,
-                r.status,
-                r.method,
-                r.handover_s,
-                r.solve_s,
-            )
-            self.hits[a] = r.parts_cached
+            sol, self.hits[a] = fut.result()
+            out[a] = replace(sol, assembled=self.evas[a])
         return out
 
     @property
