@@ -13,7 +13,7 @@ import pandas as pd
 
 from cases.case import Case, CaseError
 from common.progress import phase
-from coupling.cluster import dask_client
+from coupling.cluster import connect, dask_client
 from coupling.jobs.grid import grid_summary, grid_tables
 from coupling.output.runfolder import Run
 from coupling.problems.ac_correction import LoopAC
@@ -324,6 +324,8 @@ def solve_tariff(
     the DSO and every aggregator response; the rest (stations, grid) by Clarabel."""
     opts = resolved(case, opts)
     say = progress or (lambda _: None)
+    if opts.scheduler:  # an unreachable scheduler fails now, not after the DSO stage
+        connect(opts.scheduler).close()
     f = case.feeder
     steps, dt = case.time.steps, case.time.dt_h
     gamma = case.gamma if opts.gamma is None else opts.gamma

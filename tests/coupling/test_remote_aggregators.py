@@ -72,3 +72,12 @@ def test_aggregators_on_dask_workers_answer_as_in_process():
 def test_the_fleet_market_refuses_dask_workers():
     r = CliRunner().invoke(main, ["tariff", "hu2014-lv", "--workers", "2", "--out", "unused"])
     assert r.exit_code != 0 and "drop --workers" in r.output
+
+
+def test_an_unreachable_scheduler_fails_before_the_dso_stage(tmp_path):
+    r = CliRunner().invoke(
+        main, ["tariff", "tn20-dn17", "--scheduler", "tcp://127.0.0.1:9", "--out", tmp_path / "r"]
+    )
+    assert r.exit_code != 0
+    assert "--scheduler tcp://127.0.0.1:9: cannot connect" in r.output
+    assert "DSO problem solved" not in r.output and not (tmp_path / "r").exists()
