@@ -13,7 +13,7 @@ import pandas as pd
 
 from cases.case import Case, CaseError
 from common.progress import phase
-from coupling.cluster import connect, dask_client
+from coupling.cluster import dask_client
 from coupling.jobs.grid import grid_summary, grid_tables
 from coupling.output.runfolder import Run
 from coupling.problems.ac_correction import LoopAC
@@ -321,11 +321,26 @@ def solve_tariff(
 
     Built and solved in the matrix engine, part by part (:func:`coupling.problems.market.
     solve_market`): the ODs that cannot reach a station are LPs of their own, solved once for
-    the DSO and every aggregator response; the rest (stations, grid) by Clarabel."""
+    the DSO and every aggregator response; the rest (stations, grid) by Clarabel.
+
+    With ``opts.scheduler`` the client connects first, so an unreachable scheduler fails
+    before the DSO stage; a local cluster (``opts.workers``) starts after it."""
     opts = resolved(case, opts)
+    if not opts.scheduler:
+        return _solve_tariff(case, opts, None, progress)
+    with dask_client(scheduler=opts.scheduler) as client:
+        return _solve_tariff(case, opts, client, progress)
+
+
+def _solve_tariff(
+    case: Case,
+    opts: TariffOptions,
+    client: Any,
+    progress: Callable[[str], None] | None,
+) -> TariffSolution:
+    """:func:`solve_tariff` with the resolved options and the Dask ``client`` of a running
+    scheduler (None: a local cluster of ``opts.workers``, or none)."""
     say = progress or (lambda _: None)
-    if opts.scheduler:  # an unreachable scheduler fails now, not after the DSO stage
-        connect(opts.scheduler).close()
     f = case.feeder
     steps, dt = case.time.steps, case.time.dt_h
     gamma = case.gamma if opts.gamma is None else opts.gamma
@@ -399,8 +414,9 @@ def solve_tariff(
     )
     with ExitStack() as stack:
         remote, where, t_place = None, "", time.perf_counter()
-        if opts.workers or opts.scheduler:
-            client = stack.enter_context(dask_client(opts.workers, opts.scheduler))
+        if client is None and opts.workers:
+            client = stack.enter_context(dask_client(opts.workers))
+        if client is not None:
             with phase("sending the aggregators' problems to the Dask workers"):
                 remote = DaskAggregators(client, evas, cache, price, dt, dso.solved)
             say(f"aggregators on Dask: {remote.placement}")

@@ -198,13 +198,11 @@ def _distflow_solved(
     ac_s = time.perf_counter() - t0
     ex = ac_excess(feeder, ac, effective_limits(feeder, None).flow_up_kw, lim)
     row = history_row(0, feeder, res, state, ac, ex)
-    tariffs, resid, parts = pd.DataFrame(), 0.0, {}
+    tariffs, resid = pd.DataFrame(), 0.0
     if arr is not None:
-        parts = dict(arr)
-        arr = dict(arr)
-        resid = float(np.abs(arr.pop("residual")).max(initial=0.0))
-        arr.pop("flow_rc")
-        tariffs = tariff_table(feeder.bus_ids, arr)
+        resid = float(np.abs(arr["residual"]).max(initial=0.0))
+        prices = {k: v for k, v in arr.items() if k not in ("residual", "flow_rc")}
+        tariffs = tariff_table(feeder.bus_ids, prices)
     return DistFlowSolved(
         result=res,
         state=state,
@@ -216,7 +214,7 @@ def _distflow_solved(
         history=[row],
         ac_s=ac_s,
         ac_line_ids=feeder.line_ids,
-        dlmp_parts=parts,
+        dlmp_parts=arr or {},
     )
 
 
